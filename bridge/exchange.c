@@ -1,0 +1,341 @@
+/* exchange.c: relays one request/response between a downstream and an
+ * upstream stream.  See exchange.h.  Never buffers beyond the credit of the
+ * streams' rx queues: engines pull from the peer's rx and return credit. */
+#include "exchange.h"
+#include "conn.h"
+#include "engine.h"
+#include "errors.h"
+#include "listener.h"
+#include "log.h"
+#include "mem.h"
+#include "pool.h"
+#include "router.h"
+#include "translator.h"
+#include "worker.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *reason_phrase(int status) {
+  switch (status) {
+  case 400: return "Bad Request";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 421: return "Misdirected Request";
+  case 431: return "Request Header Fields Too Large";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "Error";
+  }
+}
+
+static const char *proto_name(const hb_conn *c) {
+  if (!c) return "-";
+  if (c->engine == &hb_engine_h2) return c->ssl ? "h2" : "h2c";
+  return c->ssl ? "https/1.1" : "http/1.1";
+}
+
+static void exchange_finish(hb_exchange *x) {
+  const hb_config *cfg = x->w->cfg;
+  hb_access_rec r;
+  memset(&r, 0, sizeof(r));
+  r.conn = x->conn_id;
+  r.stream = x->stream_id;
+  r.client = x->client;
+  r.listener = x->listener_name;
+  r.route = x->route >= 0 ? cfg->routes[x->route].name : NULL;
+  r.proto_in = x->proto_in;
+  r.proto_out = x->proto_out[0] ? x->proto_out : NULL;
+  r.upstream = x->pool ? x->pool->u->name : NULL;
+  r.method = x->log_method;
+  r.authority = x->log_authority;
+  r.path = x->log_path;
+  r.status = x->status;
+  r.bytes_in = x->bytes_in;
+  r.bytes_out = x->bytes_out;
+  r.duration_ms = (ev_now(x->w->loop) - x->start) * 1000.0;
+  r.error = x->error;
+  hb_access_log(&r);
+
+  ev_timer_stop(x->w->loop, &x->timer);
+  if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
+  if (x->has_local) hb_stream_clear(&x->local);
+  hb_head_free(&x->req);
+  hb_free(x->log_method);
+  hb_free(x->log_authority);
+  hb_free(x->log_path);
+  hb_free(x);
+}
+
+static void maybe_finish(hb_exchange *x) {
+  if (x->ds) return;
+  if (x->us && x->us != &x->local) return;
+  exchange_finish(x);
+}
+
+static void detach(hb_exchange *x, hb_stream *s) {
+  if (x->ds == s) {
+    x->bytes_in = s->bytes_in;
+    x->bytes_out = s->bytes_out;
+    x->ds = NULL;
+  } else if (x->us == s) {
+    x->us = NULL;
+  }
+  s->x = NULL;
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  hb_exchange *x = t->data;
+  (void)loop;
+  (void)revents;
+  if (!x->response_started) {
+    hb_exchange_fail(x, 504, x->us ? "upstream response timed out" : "no upstream connection in time");
+    return;
+  }
+  /* Idle after the response began: abort both sides. */
+  x->error = "idle timeout";
+  hb_stream *us = x->us, *ds = x->ds;
+  if (us && us != &x->local) {
+    detach(x, us);
+    us->conn->engine->reset(us, 0x8 /* CANCEL */);
+  }
+  if (ds) {
+    detach(x, ds);
+    ds->conn->engine->reset(ds, 0x8);
+  }
+  maybe_finish(x);
+}
+
+static void arm_timer(hb_exchange *x, double after) {
+  ev_timer_stop(x->w->loop, &x->timer);
+  if (after > 0) {
+    ev_timer_set(&x->timer, after, after);
+    ev_timer_start(x->w->loop, &x->timer);
+  }
+}
+
+static void touch(hb_exchange *x) {
+  if (x->response_started && x->idle_after > 0) {
+    x->timer.repeat = x->idle_after;
+    ev_timer_again(x->w->loop, &x->timer);
+  }
+}
+
+void hb_exchange_fail(hb_exchange *x, int status, const char *reason) {
+  if (!x->error) x->error = reason;
+  if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
+  hb_stream *us = x->us;
+  if (us && us != &x->local) {
+    detach(x, us);
+    us->conn->engine->reset(us, 0x8 /* CANCEL */);
+  }
+  hb_stream *ds = x->ds;
+  if (!ds) {
+    maybe_finish(x);
+    return;
+  }
+  if (x->response_started || x->has_local) {
+    detach(x, ds);
+    ds->conn->engine->reset(ds, 0x2 /* INTERNAL_ERROR */);
+    maybe_finish(x);
+    return;
+  }
+  hb_log_info(ds->conn->id, ds->id, "answering %d: %s", status, reason);
+  char body[256];
+  int n = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_phrase(status), reason);
+  hb_stream_init(&x->local, NULL, 0, HB_STREAM_CLIENT, sizeof(body));
+  x->has_local = 1;
+  hb_bufq_write(&x->local.rx, body, (size_t)n);
+  x->local.rx_eof = 1;
+  x->local.x = x;
+  x->us = &x->local;
+  hb_head h;
+  hb_head_init(&h, 0);
+  h.status = status;
+  h.content_length = n;
+  int rc = hb_head_add(&h, "content-type", 12, "text/plain; charset=utf-8", 25);
+  if (rc == 0 && status == 503) rc = hb_head_add(&h, "retry-after", 11, "1", 1);
+  x->status = status;
+  x->response_started = 1;
+  arm_timer(x, x->idle_after);
+  if (rc == 0) rc = ds->conn->engine->submit_response(ds, &h, 0);
+  hb_head_free(&h);
+  if (rc != 0) {
+    detach(x, ds);
+    ds->conn->engine->reset(ds, 0x2);
+    maybe_finish(x);
+    return;
+  }
+  ds->conn->engine->resume(ds);
+}
+
+void hb_exchange_on_request(hb_stream *ds) {
+  hb_conn *c = ds->conn;
+  hb_worker *w = c->w;
+  const hb_config *cfg = w->cfg;
+  hb_exchange *x = hb_calloc(1, sizeof(*x));
+  if (!x) {
+    c->engine->reset(ds, 0x2);
+    return;
+  }
+  x->w = w;
+  x->ds = ds;
+  ds->x = x;
+  x->route = -1;
+  x->start = ev_now(w->loop);
+  x->conn_id = c->id;
+  x->stream_id = ds->id;
+  snprintf(x->client, sizeof(x->client), "%s", c->peer);
+  x->listener_name = c->listener ? c->listener->cfg->name : NULL;
+  snprintf(x->proto_in, sizeof(x->proto_in), "%s", proto_name(c));
+  x->idle_after = c->limits->idle_timeout;
+  hb_head_init(&x->req, 1);
+  ev_init(&x->timer, timer_cb);
+  x->timer.data = x;
+  const hb_head *h = &ds->head;
+  if (h->method) x->log_method = hb_strdup(h->method);
+  if (h->authority) x->log_authority = hb_strdup(h->authority);
+  if (h->path) x->log_path = hb_strdup(h->path);
+
+  if (h->method && strcmp(h->method, "CONNECT") == 0) {
+    hb_exchange_fail(x, 501, "CONNECT tunnels are not supported");
+    return;
+  }
+  ssize_t li = c->listener ? (ssize_t)c->listener->idx : -1;
+  x->route = hb_router_match(cfg, li, h);
+  if (x->route < 0) {
+    hb_exchange_fail(x, 404, "no route matches this request");
+    return;
+  }
+  const hb_config_route *r = &cfg->routes[x->route];
+  if (r->target != HB_TARGET_UPSTREAM || r->upstream < 0) {
+    hb_exchange_fail(x, 503, "route target (reverse origin) is not available in this version");
+    return;
+  }
+  hb_pool *pool = w->pools[r->upstream];
+  x->pool = pool;
+  const hb_config_listener *l = c->listener ? c->listener->cfg : NULL;
+  hb_translate_ctx tctx = {.upstream_tls = pool->u->tls,
+                           .downstream_tls = c->ssl != NULL,
+                           .client_addr = c->peer,
+                           .x_forwarded_for = l && l->x_forwarded_for,
+                           .forwarded = l && l->forwarded};
+  hb_head_free(&x->req);
+  if (hb_translate_request_plain(&ds->head, &tctx, &x->req) != 0) {
+    hb_head_init(&x->req, 1);
+    hb_exchange_fail(x, 502, "out of memory");
+    return;
+  }
+  x->req_end = ds->rx_eof && hb_bufq_len(&ds->rx) == 0 && !ds->trailers;
+  arm_timer(x, pool->u->limits.response_timeout);
+  hb_pool_acquire(pool, x);
+}
+
+int hb_exchange_attach(hb_exchange *x, hb_conn *c) {
+  hb_stream *us = NULL;
+  int rc = c->engine->open_stream(c, &x->req, x->req_end, &us);
+  if (rc != 0) return rc;
+  us->x = x;
+  x->us = us;
+  snprintf(x->proto_out, sizeof(x->proto_out), "%s", proto_name(c));
+  if (x->req_end) hb_stream_take_eof(us);
+  else c->engine->resume(us);
+  return 0;
+}
+
+void hb_exchange_on_head(hb_stream *us) {
+  hb_exchange *x = us->x;
+  if (!x) return;
+  hb_stream *ds = x->ds;
+  int status = us->head.status;
+  if (!ds) return;
+  if (status >= 100 && status < 200) {
+    if (status == 101) {
+      hb_exchange_fail(x, 502, "upstream switched protocols without being asked");
+      return;
+    }
+    hb_head h;
+    if (hb_translate_response_plain(&us->head, &h) == 0) {
+      ds->conn->engine->submit_response(ds, &h, 0);
+      hb_head_free(&h);
+    }
+    return;
+  }
+  hb_head h;
+  if (hb_translate_response_plain(&us->head, &h) != 0) {
+    hb_exchange_fail(x, 502, "out of memory");
+    return;
+  }
+  int end = us->rx_eof && hb_bufq_len(&us->rx) == 0 && !us->trailers;
+  x->status = status;
+  x->response_started = 1;
+  arm_timer(x, x->idle_after);
+  int rc = ds->conn->engine->submit_response(ds, &h, end);
+  hb_head_free(&h);
+  if (rc != 0) {
+    hb_exchange_fail(x, 502, "cannot send the response head");
+    return;
+  }
+  if (end) hb_stream_take_eof(ds);
+  else ds->conn->engine->resume(ds);
+}
+
+void hb_exchange_on_data(hb_stream *s) {
+  hb_exchange *x = s->x;
+  if (!x) return;
+  touch(x);
+  hb_stream *p = hb_stream_peer(s);
+  if (p && p->conn) p->conn->engine->resume(p);
+}
+
+void hb_exchange_on_close(hb_stream *s) {
+  hb_exchange *x = s->x;
+  if (!x) return;
+  int was_ds = x->ds == s;
+  detach(x, s);
+  if (was_ds) {
+    /* The downstream finished; an upstream still running has nobody to serve. */
+    hb_stream *us = x->us;
+    if (us && us != &x->local && !(us->rx_eof && us->tx_eof)) {
+      detach(x, us);
+      us->conn->engine->reset(us, 0x8);
+    }
+  } else if (x->ds) {
+    /* Let the downstream notice that its peer is gone (a request body it
+     * never finished sending will not be read). */
+    x->ds->conn->engine->resume(x->ds);
+  }
+  maybe_finish(x);
+}
+
+void hb_exchange_on_reset(hb_stream *s, const char *reason) {
+  hb_exchange *x = s->x;
+  if (!x) return;
+  if (x->us == s) {
+    detach(x, s);
+    if (!x->response_started) {
+      hb_exchange_fail(x, 502, reason);
+      return;
+    }
+    if (!x->error) x->error = reason;
+    hb_stream *ds = x->ds;
+    if (ds) {
+      detach(x, ds);
+      ds->conn->engine->reset(ds, 0x2 /* INTERNAL_ERROR */);
+    }
+  } else {
+    if (!x->error) x->error = reason;
+    detach(x, s);
+    hb_stream *us = x->us;
+    if (us && us != &x->local) {
+      detach(x, us);
+      us->conn->engine->reset(us, 0x8 /* CANCEL */);
+    }
+    if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
+  }
+  maybe_finish(x);
+}

@@ -1,0 +1,63 @@
+/* exchange.h: pairs a downstream stream (we answer) with an upstream stream (we
+ * asked) and relays heads, body bytes, trailers, ends and resets between them
+ * within the credit each side grants.  An exchange owns its translated request
+ * head, its timer and, for locally generated answers (errors), a synthetic
+ * upstream stream; it borrows both engine streams.  Worker-local. */
+#ifndef HB_EXCHANGE_H
+#define HB_EXCHANGE_H
+
+#include "h2bridge.h"
+#include "head.h"
+#include "stream.h"
+
+#include <ev.h>
+
+typedef struct hb_worker hb_worker;
+typedef struct hb_pool hb_pool;
+typedef struct hb_conn hb_conn;
+
+typedef struct hb_exchange {
+  hb_worker *w;
+  hb_stream *ds;          /* downstream, server role (borrowed) */
+  hb_stream *us;          /* upstream, client role (borrowed or &local) */
+  hb_stream local;        /* synthetic upstream for local answers */
+  int has_local;
+  ssize_t route;          /* index in cfg->routes, -1 none */
+  hb_pool *pool;
+  hb_head req;            /* request head to send upstream */
+  int req_ready, req_end;
+  int response_started;   /* final head sent downstream */
+  int status;
+  ev_timer timer;         /* response timeout, then idle */
+  ev_tstamp start;
+  const char *error;      /* why it failed, for the access log */
+  char proto_in[12], proto_out[12];
+  uint64_t conn_id;
+  int64_t stream_id;
+  char client[64];
+  const char *listener_name; /* borrowed from the config */
+  double idle_after;         /* idle timeout once the response began */
+  uint64_t bytes_in, bytes_out;
+  char *log_method, *log_authority, *log_path; /* copies for the access log */
+  struct hb_exchange *wnext; /* pool wait queue */
+  int waiting;
+} hb_exchange;
+
+/* A server-role stream got its request head: route it and start the upstream
+ * side.  The engine keeps |ds|; on failure a local error answer is produced. */
+void hb_exchange_on_request(hb_stream *ds);
+/* The pool has a connection that can take the request of |x|.  Returns 0,
+ * HB_ERR_AGAIN (no capacity on |c|), or an error (the exchange answered 502). */
+int hb_exchange_attach(hb_exchange *x, hb_conn *c);
+/* The pool could not get a connection: answer |status| with |reason|. */
+void hb_exchange_fail(hb_exchange *x, int status, const char *reason);
+/* A client-role stream received a response head (1xx included) in s->head. */
+void hb_exchange_on_head(hb_stream *s);
+/* |s| received body bytes, trailers or its end: the peer should pull. */
+void hb_exchange_on_data(hb_stream *s);
+/* |s| ended cleanly and the peer took everything: detach it. */
+void hb_exchange_on_close(hb_stream *s);
+/* |s| was reset or its connection failed: abort the other side. */
+void hb_exchange_on_reset(hb_stream *s, const char *reason);
+
+#endif

@@ -1,0 +1,35 @@
+/* listener.h: a bound listening socket with its accept watcher, TLS context
+ * and per-listener connection cap; accepted sockets become conns.  The
+ * listener owns its fd and SSL_CTX; the worker owns the listener. */
+#ifndef HB_LISTENER_H
+#define HB_LISTENER_H
+
+#include "h2bridge.h"
+#include "config.h"
+
+#include <ev.h>
+#include <openssl/ssl.h>
+
+typedef struct hb_worker hb_worker;
+
+typedef struct hb_listener {
+  hb_worker *w;
+  const hb_config_listener *cfg;
+  size_t idx;
+  int fd;
+  ev_io io;
+  ev_timer backoff;   /* accept paused after EMFILE/ENFILE or at the conn cap */
+  SSL_CTX *ssl_ctx;
+  size_t nconns;
+  int h2_connect_protocol; /* advertise SETTINGS_ENABLE_CONNECT_PROTOCOL */
+} hb_listener;
+
+/* Binds and listens.  0 or HB_ERR_* with a reason in |err|. */
+int hb_listener_init(hb_listener *l, hb_worker *w, size_t idx, char *err, size_t errlen);
+void hb_listener_start(hb_listener *l);
+void hb_listener_stop(hb_listener *l);
+void hb_listener_free(hb_listener *l);
+/* A conn of this listener went away. */
+void hb_listener_conn_gone(hb_listener *l);
+
+#endif

@@ -1,0 +1,43 @@
+/* mem.h: every allocation of h2bridge goes through here, so a test can fail the
+ * Nth allocation (failmalloc) and every NOMEM path is exercised.  Also a simple
+ * arena for per-head small objects, freed in one shot.
+ * The caller owns what it allocates; an arena owns its blocks.  Worker-local. */
+#ifndef HB_MEM_H
+#define HB_MEM_H
+
+#include "h2bridge.h"
+
+typedef struct hb_mem {
+  void *(*malloc)(size_t size, void *ud);
+  void (*free)(void *ptr, void *ud);
+  void *(*realloc)(void *ptr, size_t size, void *ud);
+  void *ud;
+} hb_mem;
+
+/* Replaces the process allocator (tests only); NULL restores libc's. */
+void hb_mem_set(const hb_mem *mem);
+
+void *hb_malloc(size_t size);
+/* Zeroed allocation of |n| * |size| bytes; NULL on overflow or failure. */
+void *hb_calloc(size_t n, size_t size);
+void *hb_realloc(void *ptr, size_t size);
+void hb_free(void *ptr);
+/* Copies |len| bytes of |s| into a new NUL-terminated string. */
+char *hb_strndup(const char *s, size_t len);
+char *hb_strdup(const char *s);
+
+/* Arena: bump allocator over a list of blocks; hb_arena_reset frees them all. */
+typedef struct hb_arena_block hb_arena_block;
+typedef struct hb_arena {
+  hb_arena_block *head;
+  size_t total;     /* bytes handed out, for limits */
+} hb_arena;
+
+void hb_arena_init(hb_arena *a);
+/* Returns |size| bytes aligned to 8, owned by |a|; NULL on NOMEM. */
+void *hb_arena_alloc(hb_arena *a, size_t size);
+/* Copies |len| bytes into the arena with a trailing NUL. */
+char *hb_arena_strndup(hb_arena *a, const char *s, size_t len);
+void hb_arena_reset(hb_arena *a);
+
+#endif

@@ -1,0 +1,21 @@
+#!/bin/sh
+# install-deps.sh: installs the Debian 12 packages h2bridge needs to build
+# (and, with --test, to run its test suite).  Only what is missing is fetched.
+set -eu
+build="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev
+ libnghttp2-dev libyaml-dev libwebsockets-dev libcunit1-dev openssl"
+test="curl nghttp2-client nghttp2-server nghttp2-proxy python3 python3-pytest python3-h2
+ python3-hyperframe python3-hpack haproxy clang-14 libclang-rt-14-dev procps"
+want=$build
+[ "${1:-}" = "--test" ] && want="$build $test"
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "install-deps: installing:$missing"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing
+fi

@@ -94,6 +94,7 @@ typedef struct hb_config_upstream {
   char *tls_sni;       /* default: host */
   char *tls_ca;        /* path; NULL = system default store */
   char *tls_client_cert; /* certificate name (in certs) or NULL */
+  ssize_t client_cert; /* index of tls_client_cert in hb_config.certs, -1 none */
   int tls_verify;      /* tls.verify, default true */
   uint64_t max_connections;
   uint64_t max_streams_per_connection; /* h2: default 100 */
@@ -121,6 +122,7 @@ typedef struct hb_config_connector {
   char **gateways; size_t ngateways;
   char *protocol;
   char *tls_sni, *tls_ca, *tls_client_cert;
+  ssize_t client_cert; /* index of tls_client_cert in hb_config.certs, -1 none */
   char *token_file, *hmac_key_file;
   char **authorities; size_t nauthorities;
   char **paths; size_t npaths;
@@ -168,9 +170,11 @@ typedef struct hb_config {
 /* Fills |l| with the built-in defaults (set = 0). */
 void hb_limits_default(hb_limits *l);
 
-/* Loads and validates |path|.  On success returns 0 and sets |*out| (caller
- * frees with hb_config_free).  On failure returns HB_ERR_CONFIG and writes one
- * line per problem to |err| as "FILE:LINE:COL: key: what is wrong\n". */
+/* Loads and validates |path| (and the files its include: names).  On success
+ * returns 0 and sets |*out| (caller frees with hb_config_free).  On failure
+ * returns HB_ERR_CONFIG and writes one line per problem to |err| (may be NULL)
+ * as "FILE:LINE:COL: key: what is wrong\n" (up to 50, then stops), or
+ * HB_ERR_NOMEM when an allocation failed.  docs/config.md lists every key. */
 int hb_config_load(const char *path, hb_config **out, FILE *err);
 void hb_config_free(hb_config *cfg);
 /* Prints the resolved pipeline of every route (for -t) to |out|. */

@@ -50,6 +50,7 @@ typedef struct h1 {
   char method[24];
   int draining, broken, reset_pending;
   int head_started;  /* server: bytes of a new head arrived */
+  size_t scanned;    /* head bytes already checked by hb_h1_head_ready */
   const char *fail_reason;
 } h1;
 
@@ -217,6 +218,10 @@ static ssize_t server_read(h1 *h, const uint8_t *data, size_t len) {
         h->head_started = 1;
         hb_conn_set_timer(c, c->limits->request_header_timeout);
       }
+      /* Parse only once a whole head may be there: a client dripping bytes
+       * must not make us re-parse the head on every read. */
+      if (!hb_h1_head_ready(data + used, len - used, &h->scanned) && len - used <= c->limits->header_bytes)
+        break;
       hb_stream *s = stream_new(h, HB_STREAM_SERVER);
       if (!s) return HB_ERR_NOMEM;
       hb_h1_msg msg;
@@ -241,6 +246,7 @@ static ssize_t server_read(h1 *h, const uint8_t *data, size_t len) {
       used += (size_t)rc;
       h->s = s;
       h->head_started = 0;
+      h->scanned = 0;
       hb_conn_set_timer(c, 0);
       h->version_minor = msg.version_minor;
       h->keep_alive = msg.keep_alive;
@@ -305,6 +311,8 @@ static ssize_t client_read(h1 *h, const uint8_t *data, size_t len) {
       return HB_ERR_PROTO;
     }
     if (h->in == IN_HEAD) {
+      if (!hb_h1_head_ready(data + used, len - used, &h->scanned) && len - used <= c->limits->header_bytes)
+        break;
       hb_h1_msg msg;
       const char *reason = NULL;
       hb_h1_limits lim = limits_of(c);
@@ -318,6 +326,7 @@ static ssize_t client_read(h1 *h, const uint8_t *data, size_t len) {
         return rc == HB_ERR_NOMEM ? rc : HB_ERR_PROTO;
       }
       used += (size_t)rc;
+      h->scanned = 0;
       if (s->head.status < 200) {
         if (s->x) hb_exchange_on_head(s);
         hb_head_free(&s->head);

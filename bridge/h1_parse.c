@@ -76,7 +76,8 @@ static int valid_path(const uint8_t *s, size_t len) {
   return 1;
 }
 
-/* uri-host [":" port] (RFC 9110 §7.2, RFC 3986 §3.2.2).  Userinfo is refused
+/* uri-host [":" port] (RFC 9110 §7.2, RFC 3986 §3.2.2).  IP literals are
+ * hex digits, ':' and '.' in brackets (no zone ids).  Userinfo is refused
  * (RFC 9110 §4.2.4), the host must not be empty, a port is 1-5 digits and is
  * mandatory when |need_port| (authority-form, RFC 9112 §3.2.3). */
 static int valid_authority(const uint8_t *s, size_t len, int need_port) {
@@ -88,12 +89,10 @@ static int valid_authority(const uint8_t *s, size_t len, int need_port) {
     if (i == 1 || i >= len || s[i] != ']') return 0;
     i++;
   } else {
+    /* reg-name without pct-encoding: no real host needs it (IDNs travel as
+     * A-labels), and "%65xample.com" would let the router and a backend
+     * disagree about the authority. */
     while (i < len && s[i] != ':') {
-      if (s[i] == '%') {
-        if (i + 2 >= len || hex_val(s[i + 1]) < 0 || hex_val(s[i + 2]) < 0) return 0;
-        i += 3;
-        continue;
-      }
       if (!is_unreserved(s[i]) && !is_sub_delim(s[i])) return 0;
       i++;
     }
@@ -119,9 +118,9 @@ static int parse_content_length(const uint8_t *v, size_t len, uint64_t *out) {
     size_t s = i;
     uint64_t n = 0;
     while (i < len && is_digit(v[i])) {
+      if (i - s == 19) return -1; /* 19 digits cannot overflow 64 bits */
       n = n * 10 + (uint64_t)(v[i] - '0');
       i++;
-      if (i - s > 19) return -1;
     }
     if (i == s) return -1; /* empty element, sign, or junk */
     if (n > HB_H1_MAX_CL) return -1;

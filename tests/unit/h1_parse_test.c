@@ -155,6 +155,9 @@ static const req_case req_cases[] = {
     BAD_REQ("host-userinfo", "GET / HTTP/1.1\r\nHost: u@a\r\n\r\n", 400),
     BAD_REQ("host-empty", "GET / HTTP/1.1\r\nHost:\r\n\r\n", 400),
     BAD_REQ("host-bad-port", "GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n", 400),
+    BAD_REQ("host-pct-encoded", "GET / HTTP/1.1\r\nHost: %65xample.com\r\n\r\n", 400),
+    BAD_REQ("host-port-too-long", "GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", 400),
+    BAD_REQ("host-empty-port", "GET / HTTP/1.1\r\nHost: a:\r\n\r\n", 400),
     /* Transfer-Encoding / Content-Length smuggling shapes (THREATS.md §1b) */
     BAD_REQ("cl-and-te", "POST / HTTP/1.1\r\n" H_ "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
             400),

@@ -18,10 +18,10 @@ int main(void) {
   }
   CU_basic_set_mode(CU_BRM_VERBOSE);
   CU_basic_run_tests();
-  unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+  unsigned failed_tests = CU_get_number_of_tests_failed();
+  unsigned failures = CU_get_number_of_failures();
   unsigned run = CU_get_number_of_tests_run();
   CU_cleanup_registry();
-  printf("unit: %u passed, %u failed\n", run - CU_get_number_of_tests_failed(),
-         CU_get_number_of_tests_failed());
-  return failed ? 1 : 0;
+  printf("unit: %u passed, %u failed\n", run - failed_tests, failed_tests);
+  return (failures || failed_tests) ? 1 : 0;
 }

@@ -217,6 +217,11 @@ void hb_conn_flush(hb_conn *c) {
       hb_conn_close(c, "done");
       return;
     }
+    if (c->shutdown_wr && !c->shutdown_done && hb_bufq_len(&c->out) == 0) {
+      c->shutdown_done = 1;
+      if (c->ssl) SSL_shutdown(c->ssl); /* close_notify: TLS half-close */
+      else shutdown(c->fd, SHUT_WR);
+    }
     if (produced == 0 || hb_bufq_len(&c->out) > 0 || c->state != HB_CONN_OPEN) {
       if (!c->want_reprocess) return;
     }
@@ -265,7 +270,8 @@ static void handshake_done(hb_conn *c) {
     return;
   }
   ev_io_start(c->w->loop, &c->rev);
-  if (c->role == HB_CONN_DIALED) hb_pool_on_capacity(c);
+  /* h2 upstreams become usable when their SETTINGS arrive (engine_h2). */
+  if (c->role == HB_CONN_DIALED && e != &hb_engine_h2) hb_pool_on_capacity(c);
   hb_conn_want_flush(c);
 }
 
@@ -385,7 +391,7 @@ static void connect_done(hb_conn *c) {
   }
   c->alpn = c->pool->u->protocol == HB_PROTO_H2C ? "h2c" : "http/1.1";
   ev_io_start(c->w->loop, &c->rev);
-  hb_pool_on_capacity(c);
+  if (c->engine != &hb_engine_h2) hb_pool_on_capacity(c);
   hb_conn_want_flush(c);
 }
 
@@ -487,8 +493,12 @@ void hb_conn_close(hb_conn *c, const char *reason) {
   if (was_open && c->engine && c->engine->destroy) c->engine->destroy(c, reason);
   if (c->pool) hb_pool_on_gone(c, reason);
   if (c->listener) hb_listener_conn_gone(c->listener);
+  if (c->abort_close) {
+    struct linger lg = {1, 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+  }
   if (c->ssl) {
-    if (was_open) SSL_shutdown(c->ssl);
+    if (was_open && !c->abort_close && !c->shutdown_done) SSL_shutdown(c->ssl);
     SSL_free(c->ssl);
     c->ssl = NULL;
   }

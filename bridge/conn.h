@@ -47,6 +47,9 @@ typedef struct hb_conn {
   int read_paused, want_flush, eof_seen, closing_after_write;
   int want_reprocess;
   int pool_connecting;   /* counted in pool->nconnecting */
+  int shutdown_wr;       /* half-close our side once |out| is written */
+  int shutdown_done;
+  int abort_close;       /* close with a TCP reset (SO_LINGER 0) */
   struct hb_conn *posted_next; /* worker's flush list */
   struct hb_conn *next, *prev; /* worker's conn list */
   const hb_engine_ops *engine;

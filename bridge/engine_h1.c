@@ -24,6 +24,8 @@ enum in_state {
   IN_LENGTH,  /* Content-Length body */
   IN_CHUNKED, /* chunked body */
   IN_EOF,     /* response body until the connection closes */
+  IN_UPGRADE, /* server: an Upgrade request waits for the upstream's answer */
+  IN_TUNNEL,  /* tunnel bytes until EOF */
   IN_DONE     /* message complete */
 };
 
@@ -33,6 +35,7 @@ enum out_state {
   OUT_CHUNKED, /* sending a chunked body */
   OUT_EOF,     /* sending a close-delimited body */
   OUT_DISCARD, /* no body allowed (HEAD, 204, 304): drop what the peer sends */
+  OUT_TUNNEL,  /* tunnel bytes until the peer's end, then a write shutdown */
   OUT_DONE     /* message complete */
 };
 
@@ -145,7 +148,7 @@ static ssize_t read_body(h1 *h, const uint8_t *data, size_t len) {
   size_t used = 0;
   while (used < len) {
     size_t space = hb_bufq_space(&s->rx);
-    if (h->in == IN_LENGTH || h->in == IN_EOF) {
+    if (h->in == IN_LENGTH || h->in == IN_EOF || h->in == IN_TUNNEL) {
       size_t n = len - used;
       if (h->in == IN_LENGTH && n > h->in_left) n = (size_t)h->in_left;
       if (n > space) n = space;
@@ -270,8 +273,15 @@ static ssize_t server_read(h1 *h, const uint8_t *data, size_t len) {
         hb_h1_chunked_init(&h->ck, (size_t)c->limits->header_bytes);
         break;
       default:
-        h->in = IN_DONE;
-        s->rx_eof = 1;
+        if (msg.upgrade) {
+          /* Bytes after an Upgrade request belong to the tunnel, if there
+           * will be one: read nothing more until the answer decides. */
+          h->in = IN_UPGRADE;
+          s->tunnel = 1;
+        } else {
+          h->in = IN_DONE;
+          s->rx_eof = 1;
+        }
       }
       if (msg.expect_continue && h->in != IN_DONE) {
         /* We stream the body anyway; tell the client to send it. */
@@ -280,9 +290,16 @@ static ssize_t server_read(h1 *h, const uint8_t *data, size_t len) {
         hb_conn_want_flush(c);
       }
       hb_exchange_on_request(s);
+      if (h->s == s && h->in == IN_UPGRADE && !s->tunnel) {
+        /* Not tunnelled (no route for it): a plain request without a body. */
+        h->in = IN_DONE;
+        s->rx_eof = 1;
+        h->keep_alive = 0;
+        if (s->x) hb_exchange_on_data(s);
+      }
       continue;
     }
-    if (h->in == IN_DONE) {
+    if (h->in == IN_DONE || h->in == IN_UPGRADE) {
       /* Bytes after a complete request: the next pipelined request. */
       hb_conn_pause_read(c);
       break;
@@ -327,6 +344,21 @@ static ssize_t client_read(h1 *h, const uint8_t *data, size_t len) {
       }
       used += (size_t)rc;
       h->scanned = 0;
+      if (s->head.status == 101) {
+        if (!s->tunnel) {
+          h->broken = 1;
+          h->fail_reason = "upstream switched protocols without being asked";
+          if (s->x) hb_exchange_on_reset(s, h->fail_reason);
+          return HB_ERR_PROTO;
+        }
+        s->head_received = 1;
+        h->in = IN_TUNNEL;
+        h->out = OUT_TUNNEL;
+        h->keep_alive = 0;
+        if (s->x) hb_exchange_on_head(s);
+        hb_conn_want_flush(c);
+        continue;
+      }
       if (s->head.status < 200) {
         if (s->x) hb_exchange_on_head(s);
         hb_head_free(&s->head);
@@ -335,6 +367,14 @@ static ssize_t client_read(h1 *h, const uint8_t *data, size_t len) {
       }
       s->head_received = 1;
       if (!msg.keep_alive) h->keep_alive = 0;
+      if (s->tunnel) {
+        /* Upgrade refused: an ordinary response; the connection is not
+         * reused (THREATS.md §1c, 101 confusion). */
+        s->tunnel = 0;
+        h->out = OUT_DONE;
+        s->tx_eof = 1;
+        h->keep_alive = 0;
+      }
       switch (msg.body) {
       case HB_H1_BODY_LENGTH:
         h->in = IN_LENGTH;
@@ -381,7 +421,8 @@ static int write_body(h1 *h) {
   hb_conn *c = h->c;
   hb_stream *s = h->s;
   uint8_t buf[16384];
-  while (h->out == OUT_LENGTH || h->out == OUT_CHUNKED || h->out == OUT_EOF || h->out == OUT_DISCARD) {
+  while (h->out == OUT_LENGTH || h->out == OUT_CHUNKED || h->out == OUT_EOF || h->out == OUT_DISCARD ||
+         h->out == OUT_TUNNEL) {
     hb_stream *p = hb_stream_peer(s);
     size_t pending = hb_stream_pending(s);
     if (pending > 0) {
@@ -417,6 +458,9 @@ static int write_body(h1 *h) {
       return HB_ERR_PROTO;
     } else if (h->out == OUT_EOF) {
       h->keep_alive = 0;
+    } else if (h->out == OUT_TUNNEL) {
+      /* The peer ended its side (END_STREAM / FIN): half-close ours. */
+      c->shutdown_wr = 1;
     }
     h->out = OUT_DONE;
     s->tx_eof = 1;
@@ -443,7 +487,7 @@ static int h1_flush(hb_conn *c) {
   }
   /* Credit came back: read again. */
   if (c->read_paused && !c->closing_after_write && h->in != IN_DONE && h->in != IN_HEAD &&
-      hb_bufq_space(&s->rx) > 0)
+      h->in != IN_UPGRADE && hb_bufq_space(&s->rx) > 0)
     hb_conn_resume_read(c);
 
   if (h->server) {
@@ -464,7 +508,7 @@ static int h1_flush(hb_conn *c) {
       }
     }
   } else {
-    if (h->in == IN_DONE && hb_stream_drained(s)) {
+    if (h->in == IN_DONE && hb_stream_drained(s) && (h->out == OUT_DONE || !s->tunnel || !hb_stream_peer(s))) {
       int reusable = h->keep_alive && !h->broken && h->out == OUT_DONE && !c->eof_seen && !h->draining;
       hb_exchange_on_close(s);
       stream_free(h);
@@ -483,7 +527,14 @@ static int h1_on_eof(hb_conn *c) {
   hb_stream *s = h->s;
   if (h->server) {
     if (!s) return HB_ERR_EOF;
-    if (h->in != IN_DONE && h->in != IN_HEAD) {
+    if (h->in == IN_TUNNEL) { /* half-close: FIN -> END_STREAM */
+      h->in = IN_DONE;
+      s->rx_eof = 1;
+      hb_exchange_on_data(s);
+      hb_conn_want_flush(c);
+      return 0;
+    }
+    if (h->in != IN_DONE && h->in != IN_HEAD && h->in != IN_UPGRADE) {
       if (s->x) hb_exchange_on_reset(s, "client closed the connection mid-request");
       return HB_ERR_EOF;
     }
@@ -492,7 +543,7 @@ static int h1_on_eof(hb_conn *c) {
     return 0;
   }
   if (!s) return HB_ERR_EOF;
-  if (h->in == IN_EOF) {
+  if (h->in == IN_EOF || h->in == IN_TUNNEL) {
     h->in = IN_DONE;
     s->rx_eof = 1;
     h->keep_alive = 0;
@@ -557,7 +608,14 @@ static int h1_open_stream(hb_conn *c, const hb_head *head, int end, hb_stream **
       hb_conn_write(c, head->authority, strlen(head->authority)) != 0 || hb_conn_write(c, "\r\n", 2) != 0)
     rc = HB_ERR_NOMEM;
   if (rc == 0) rc = write_fields(c, head, 1);
-  if (rc == 0) {
+  if (rc == 0 && head->protocol) {
+    /* A tunnel request (RFC 6455 §4.1): no body; tunnel bytes follow a 101. */
+    if (hb_conn_write(c, "upgrade: ", 9) != 0 || hb_conn_write(c, head->protocol, strlen(head->protocol)) != 0 ||
+        hb_conn_write(c, "\r\nconnection: upgrade\r\n\r\n", 25) != 0)
+      rc = HB_ERR_NOMEM;
+    s->tunnel = 1;
+    h->out = OUT_IDLE;
+  } else if (rc == 0) {
     if (end) {
       h->out = OUT_DONE;
       s->tx_eof = 1;
@@ -594,6 +652,31 @@ static int h1_submit_response(hb_stream *s, const hb_head *head, int end) {
   h1 *h = H(c);
   char line[128];
   int status = head->status;
+  if (status == 101) {
+    if (!s->tunnel) return HB_ERR_INVALID;
+    hb_conn_write(c, "HTTP/1.1 101 Switching Protocols\r\n", 34);
+    int rc = write_fields(c, head, 0);
+    if (rc != 0) return rc;
+    if (hb_conn_write(c, "connection: upgrade\r\n\r\n", 23) != 0) return HB_ERR_NOMEM;
+    h->in = IN_TUNNEL;
+    h->out = OUT_TUNNEL;
+    h->keep_alive = 0;
+    hb_conn_resume_read(c);
+    hb_conn_want_flush(c);
+    return 0;
+  }
+  if (status >= 200 && s->tunnel) {
+    /* The tunnel was refused: the Upgrade request had no body; the
+     * connection closes after this answer so no byte the client sent for
+     * the tunnel is ever read as a request. */
+    s->tunnel = 0;
+    if (h->in == IN_UPGRADE) {
+      h->in = IN_DONE;
+      s->rx_eof = 1;
+      if (s->x) hb_exchange_on_data(s);
+    }
+    h->keep_alive = 0;
+  }
   if (status < 200) {
     if (h->version_minor == 0) return 0; /* HTTP/1.0 clients get no 1xx */
     int n = snprintf(line, sizeof(line), "HTTP/1.1 %d Continue\r\n", status);
@@ -661,6 +744,8 @@ static void h1_reset(hb_stream *s, uint32_t code) {
   /* HTTP/1.1 has no per-stream reset: the connection goes. */
   h->reset_pending = 1;
   h->broken = 1;
+  /* A tunnel's reset travels as a TCP reset (RFC 8441 §5). */
+  if (s->tunnel) s->conn->abort_close = 1;
   hb_conn_want_flush(s->conn);
 }
 

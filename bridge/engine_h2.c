@@ -39,6 +39,7 @@ typedef struct h2 {
   h2s *streams;
   size_t nstreams;
   int draining, goaway_received, capacity_changed;
+  int remote_settings_seen; /* the peer's first SETTINGS arrived */
 } h2;
 
 static h2 *H(hb_conn *c) { return c->engine_data; }
@@ -170,6 +171,16 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     h->goaway_received = 1;
     return 0;
   }
+  if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    if (!h->remote_settings_seen && h->c->pool) {
+      /* A dialed h2 conn is ready once the peer's SETTINGS say what it
+       * accepts (MAX_CONCURRENT_STREAMS, ENABLE_CONNECT_PROTOCOL). */
+      h->capacity_changed = 1;
+      hb_conn_want_flush(h->c);
+    }
+    h->remote_settings_seen = 1;
+    return 0;
+  }
   if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
   h2s *t = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
   if (!t) return 0;
@@ -188,6 +199,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     if (end) t->s.rx_eof = 1;
     t->head_done = 1;
     t->s.head_received = 1;
+    if (t->s.head.protocol) t->s.tunnel = 1; /* RFC 8441 extended CONNECT */
     if (t->too_large) {
       answer_local(h, t, 431, "request header fields too large");
       return 0;
@@ -204,6 +216,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   t->head_done = 1;
   t->s.head_received = 1;
   if (end) t->s.rx_eof = 1;
+  if (t->s.tunnel && t->s.head.status / 100 != 2) t->s.tunnel = 0; /* refused */
   if (t->s.x) hb_exchange_on_head(&t->s);
   return 0;
 }
@@ -214,7 +227,9 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
   if (!t) return 0;
   nghttp2_session_set_stream_user_data(session, stream_id, NULL);
   t->closed = 1;
-  int clean = error_code == NGHTTP2_NO_ERROR && t->s.rx_eof && t->s.tx_eof;
+  /* RST_STREAM(NO_ERROR) after the peer's END_STREAM only says "stop
+   * sending" (RFC 9113 §8.1): what it sent is complete and is delivered. */
+  int clean = error_code == NGHTTP2_NO_ERROR && t->s.rx_eof;
   if (!clean) {
     if (t->s.x) {
       char why[96];
@@ -349,12 +364,16 @@ static int h2_init(hb_conn *c) {
   nghttp2_session_callbacks_del(cb);
   if (rv != 0) return HB_ERR_NOMEM;
   const hb_limits *l = c->limits;
-  nghttp2_settings_entry iv[4];
+  nghttp2_settings_entry iv[5];
   size_t niv = 0;
   iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)l->max_streams};
   iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)l->stream_window};
   iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)l->header_bytes};
   if (!h->server) iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
+  /* RFC 8441 §3: only where a route carries tunnels (browsers that see it
+   * send WebSockets over h2 and fail where nothing would serve them). */
+  if (h->server && c->listener && c->listener->h2_connect_protocol)
+    iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
   if (nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, niv) != 0) return HB_ERR_NOMEM;
   if (l->connection_window > 65535)
     nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, (int32_t)l->connection_window);
@@ -391,7 +410,7 @@ static int h2_flush(hb_conn *c) {
       free_stream(h, t);
     }
   }
-  if (h->capacity_changed && c->pool) {
+  if (h->capacity_changed && c->pool && h->remote_settings_seen) {
     h->capacity_changed = 0;
     hb_pool_on_capacity(c);
   }
@@ -464,9 +483,17 @@ static int h2_open_stream(hb_conn *c, const hb_head *head, int end, hb_stream **
   if (remote_max < cap) cap = remote_max;
   if (h->nstreams >= cap) return HB_ERR_AGAIN;
   if (!nghttp2_session_check_request_allowed(h->session)) return HB_ERR_AGAIN;
+  if (head->protocol) {
+    /* RFC 8441 §4: only after the peer's SETTINGS_ENABLE_CONNECT_PROTOCOL=1. */
+    if (!h->remote_settings_seen) return HB_ERR_AGAIN;
+    if (nghttp2_session_get_remote_settings(h->session, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL) != 1)
+      return HB_ERR_DECLINED;
+    end = 0;
+  }
   nghttp2_nv nva[256];
   size_t n = 0;
   nva[n++] = MKNV(":method", head->method, 7, strlen(head->method));
+  if (head->protocol) nva[n++] = MKNV(":protocol", head->protocol, 9, strlen(head->protocol));
   nva[n++] = MKNV(":scheme", head->scheme ? head->scheme : "http", 7, strlen(head->scheme ? head->scheme : "http"));
   if (head->authority) nva[n++] = MKNV(":authority", head->authority, 10, strlen(head->authority));
   nva[n++] = MKNV(":path", head->path, 5, strlen(head->path));
@@ -485,6 +512,7 @@ static int h2_open_stream(hb_conn *c, const hb_head *head, int end, hb_stream **
   }
   t->id = id;
   t->s.id = id;
+  t->s.tunnel = head->protocol != NULL;
   if (end) t->s.tx_eof = 1;
   link_stream(h, t);
   hb_conn_want_flush(c);
@@ -500,7 +528,9 @@ static int h2_submit_response(hb_stream *s, const hb_head *head, int end) {
   char st[8], cl[24];
   int k = snprintf(st, sizeof(st), "%d", head->status);
   nva[0] = MKNV(":status", st, 7, (size_t)k);
-  int no_cl = head->status == 204 || head->status == 304 || head->status < 200;
+  if (t->s.tunnel && head->status / 100 != 2) t->s.tunnel = 0; /* refused */
+  /* RFC 8441 / RFC 9110 §9.3.6: a 2xx to CONNECT has no Content-Length. */
+  int no_cl = head->status == 204 || head->status == 304 || head->status < 200 || t->s.tunnel;
   ssize_t n = fields_nv(head, nva, HB_ARRAY_LEN(nva), 1, cl, sizeof(cl), !no_cl);
   if (n < 0) return HB_ERR_TOO_LARGE;
   int rv;

@@ -54,6 +54,7 @@ static void exchange_finish(hb_exchange *x) {
   r.method = x->log_method;
   r.authority = x->log_authority;
   r.path = x->log_path;
+  r.protocol = x->tunnel ? x->log_protocol : NULL;
   r.status = x->status;
   r.bytes_in = x->bytes_in;
   r.bytes_out = x->bytes_out;
@@ -68,6 +69,7 @@ static void exchange_finish(hb_exchange *x) {
   hb_free(x->log_method);
   hb_free(x->log_authority);
   hb_free(x->log_path);
+  hb_free(x->log_protocol);
   hb_free(x);
 }
 
@@ -173,6 +175,57 @@ void hb_exchange_fail(hb_exchange *x, int status, const char *reason) {
   ds->conn->engine->resume(ds);
 }
 
+static int is_h2(const hb_conn *c) { return c && c->engine == &hb_engine_h2; }
+
+/* A routed tunnel request: check the handshake, translate it (DESIGN.md §3.1)
+ * and get an upstream stream. */
+static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_config_listener *l) {
+  hb_conn *c = ds->conn;
+  const char *proto = ds->head.protocol;
+  int in_h2 = is_h2(c), out_h2 = pool->u->protocol != HB_PROTO_HTTP11;
+  int ws = strcasecmp(proto, "websocket") == 0;
+  x->tunnel = 1;
+  x->log_protocol = hb_strdup(proto);
+  if (in_h2 && ds->rx_eof) {
+    hb_exchange_fail(x, 400, "extended CONNECT with END_STREAM opens no tunnel");
+    return;
+  }
+  if (!ws && in_h2 != out_h2) {
+    hb_exchange_fail(x, 501, "only WebSocket tunnels are translated between HTTP/1.1 and HTTP/2");
+    return;
+  }
+  if (ws && !in_h2) {
+    int status;
+    const char *reason;
+    if (hb_ws_check_h1_request(&ds->head, &status, &reason) != 0) {
+      hb_exchange_fail(x, status, reason);
+      return;
+    }
+    const hb_field *k = hb_head_get(&ds->head, "sec-websocket-key");
+    snprintf(x->client_key, sizeof(x->client_key), "%s", k->value);
+  }
+  hb_translate_ctx tctx = {.upstream_tls = pool->u->tls,
+                           .downstream_tls = c->ssl != NULL,
+                           .client_addr = c->peer,
+                           .x_forwarded_for = l && l->x_forwarded_for,
+                           .forwarded = 0};
+  hb_head_free(&x->req);
+  int rc = ws ? hb_ws_request_to_upstream(&ds->head, in_h2, out_h2, &tctx, &x->req, x->ws_key)
+              : hb_translate_request_plain(&ds->head, &tctx, &x->req);
+  if (rc != 0) {
+    hb_head_init(&x->req, 1);
+    hb_exchange_fail(x, 502, "cannot build the upstream handshake");
+    return;
+  }
+  if (!ws) {
+    /* Same-kind relay of another protocol: keep it and the method. */
+    hb_head_set_pseudo(&x->req, HB_PSEUDO_PROTOCOL, proto, strlen(proto));
+  }
+  x->req_end = 0;
+  arm_timer(x, pool->u->limits.response_timeout);
+  hb_pool_acquire(pool, x);
+}
+
 void hb_exchange_on_request(hb_stream *ds) {
   hb_conn *c = ds->conn;
   hb_worker *w = c->w;
@@ -201,7 +254,7 @@ void hb_exchange_on_request(hb_stream *ds) {
   if (h->authority) x->log_authority = hb_strdup(h->authority);
   if (h->path) x->log_path = hb_strdup(h->path);
 
-  if (h->method && strcmp(h->method, "CONNECT") == 0) {
+  if (h->method && strcmp(h->method, "CONNECT") == 0 && !h->protocol) {
     hb_exchange_fail(x, 501, "CONNECT tunnels are not supported");
     return;
   }
@@ -219,6 +272,19 @@ void hb_exchange_on_request(hb_stream *ds) {
   hb_pool *pool = w->pools[r->upstream];
   x->pool = pool;
   const hb_config_listener *l = c->listener ? c->listener->cfg : NULL;
+  if (ds->tunnel) {
+    if (!r->match_protocol) {
+      /* Only routes that name the protocol carry tunnels. */
+      if (c->engine == &hb_engine_h2) {
+        hb_exchange_fail(x, 404, "no route carries this :protocol here");
+        return;
+      }
+      ds->tunnel = 0; /* HTTP/1.1: forwarded as a plain request, Upgrade dropped */
+    } else {
+      start_tunnel(x, ds, pool, l);
+      return;
+    }
+  }
   hb_translate_ctx tctx = {.upstream_tls = pool->u->tls,
                            .downstream_tls = c->ssl != NULL,
                            .client_addr = c->peer,
@@ -238,6 +304,10 @@ void hb_exchange_on_request(hb_stream *ds) {
 int hb_exchange_attach(hb_exchange *x, hb_conn *c) {
   hb_stream *us = NULL;
   int rc = c->engine->open_stream(c, &x->req, x->req_end, &us);
+  if (rc == HB_ERR_DECLINED) {
+    hb_exchange_fail(x, 502, "upstream does not accept extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)");
+    return 0;
+  }
   if (rc != 0) return rc;
   us->x = x;
   x->us = us;
@@ -247,13 +317,56 @@ int hb_exchange_attach(hb_exchange *x, hb_conn *c) {
   return 0;
 }
 
+/* The upstream accepted the tunnel (101, or 2xx to CONNECT): answer the
+ * client in its own variant and let bytes flow. */
+static void tunnel_established(hb_exchange *x, hb_stream *us, hb_stream *ds) {
+  int ws = x->log_protocol && strcasecmp(x->log_protocol, "websocket") == 0;
+  if (ws && !is_h2(us->conn)) {
+    const char *reason;
+    if (hb_ws_check_h1_response(&us->head, x->ws_key, &reason) != 0) {
+      hb_log_warn(us->conn->id, us->id, "%s", reason);
+      hb_exchange_fail(x, 502, reason);
+      return;
+    }
+  }
+  hb_head h;
+  int rc;
+  if (ws) {
+    rc = hb_ws_response_to_downstream(&us->head, is_h2(ds->conn), x->client_key, &h);
+  } else {
+    rc = hb_translate_response_plain(&us->head, &h);
+    if (rc == 0 && !is_h2(ds->conn)) {
+      const hb_field *up = hb_head_get(&us->head, "upgrade");
+      if (up) rc = hb_head_add(&h, "upgrade", 7, up->value, up->valuelen);
+    }
+    h.content_length = -1;
+  }
+  if (rc != 0) {
+    hb_exchange_fail(x, 502, "out of memory");
+    return;
+  }
+  x->status = us->head.status;
+  x->response_started = 1;
+  x->tunnel_up = 1;
+  x->idle_after = ds->conn->limits->tunnel_idle_timeout;
+  arm_timer(x, x->idle_after);
+  rc = ds->conn->engine->submit_response(ds, &h, 0);
+  hb_head_free(&h);
+  if (rc != 0) {
+    hb_exchange_fail(x, 502, "cannot answer the tunnel request");
+    return;
+  }
+  ds->conn->engine->resume(ds);
+  us->conn->engine->resume(us);
+}
+
 void hb_exchange_on_head(hb_stream *us) {
   hb_exchange *x = us->x;
   if (!x) return;
   hb_stream *ds = x->ds;
   int status = us->head.status;
   if (!ds) return;
-  if (status >= 100 && status < 200) {
+  if (status >= 100 && status < 200 && !(x->tunnel && us->tunnel && status == 101)) {
     if (status == 101) {
       hb_exchange_fail(x, 502, "upstream switched protocols without being asked");
       return;
@@ -263,6 +376,14 @@ void hb_exchange_on_head(hb_stream *us) {
       ds->conn->engine->submit_response(ds, &h, 0);
       hb_head_free(&h);
     }
+    return;
+  }
+  if (x->tunnel && us->tunnel) {
+    tunnel_established(x, us, ds);
+    return;
+  }
+  if (x->tunnel && status == 101) {
+    hb_exchange_fail(x, 502, "upstream answered 101 to a tunnel request it refused");
     return;
   }
   hb_head h;
@@ -325,7 +446,8 @@ void hb_exchange_on_reset(hb_stream *s, const char *reason) {
     hb_stream *ds = x->ds;
     if (ds) {
       detach(x, ds);
-      ds->conn->engine->reset(ds, 0x2 /* INTERNAL_ERROR */);
+      /* RFC 8441 §5: a tunnel's failure is CONNECT_ERROR. */
+      ds->conn->engine->reset(ds, x->tunnel_up ? 0xa : 0x2 /* INTERNAL_ERROR */);
     }
   } else {
     if (!x->error) x->error = reason;
@@ -333,7 +455,7 @@ void hb_exchange_on_reset(hb_stream *s, const char *reason) {
     hb_stream *us = x->us;
     if (us && us != &x->local) {
       detach(x, us);
-      us->conn->engine->reset(us, 0x8 /* CANCEL */);
+      us->conn->engine->reset(us, x->tunnel_up ? 0xa /* CONNECT_ERROR */ : 0x8 /* CANCEL */);
     }
     if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
   }

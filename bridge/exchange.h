@@ -39,6 +39,11 @@ typedef struct hb_exchange {
   double idle_after;         /* idle timeout once the response began */
   uint64_t bytes_in, bytes_out;
   char *log_method, *log_authority, *log_path; /* copies for the access log */
+  int tunnel;             /* a tunnel (WebSocket) was asked for and routed */
+  int tunnel_up;          /* ... and the upstream accepted it */
+  char ws_key[32];        /* Sec-WebSocket-Key sent to an HTTP/1.1 upstream */
+  char client_key[32];    /* the HTTP/1.1 client's Sec-WebSocket-Key */
+  char *log_protocol;
   struct hb_exchange *wnext; /* pool wait queue */
   int waiting;
 } hb_exchange;

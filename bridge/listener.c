@@ -65,6 +65,12 @@ int hb_listener_init(hb_listener *l, hb_worker *w, size_t idx, char *err, size_t
       return HB_ERR_CONFIG;
     }
   }
+  /* Advertise RFC 8441 only where a route can carry a tunnel. */
+  for (size_t i = 0; i < w->cfg->nroutes; i++) {
+    const hb_config_route *r = &w->cfg->routes[i];
+    if (r->match_protocol && !r->match_connector && (r->listener < 0 || (size_t)r->listener == idx))
+      l->h2_connect_protocol = 1;
+  }
   ev_io_init(&l->io, accept_cb, fd, EV_READ);
   l->io.data = l;
   ev_init(&l->backoff, backoff_cb);

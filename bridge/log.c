@@ -115,6 +115,10 @@ void hb_access_log(const hb_access_rec *r) {
     json_str(f, r->authority);
     fputs(",\"path\":", f);
     json_str(f, r->path);
+    if (r->protocol) {
+      fputs(",\"protocol\":", f);
+      json_str(f, r->protocol);
+    }
     fprintf(f, ",\"status\":%d,\"bytes_in\":%llu,\"bytes_out\":%llu,\"duration_ms\":%.3f", r->status,
             (unsigned long long)r->bytes_in, (unsigned long long)r->bytes_out, r->duration_ms);
     if (r->error) {
@@ -143,6 +147,10 @@ void hb_access_log(const hb_access_rec *r) {
     text_str(f, r->path);
     fprintf(f, "\" status=%d in=%llu out=%llu ms=%.3f", r->status, (unsigned long long)r->bytes_in,
             (unsigned long long)r->bytes_out, r->duration_ms);
+    if (r->protocol) {
+      fputs(" tunnel=", f);
+      text_str(f, r->protocol);
+    }
     if (r->error) {
       fputs(" error=\"", f);
       fputs(r->error, f);

@@ -31,6 +31,7 @@ typedef struct hb_access_rec {
   int64_t stream;
   const char *client, *listener, *route, *proto_in, *proto_out;
   const char *method, *authority, *path, *upstream;
+  const char *protocol; /* tunnel protocol (websocket) or NULL */
   int status;
   uint64_t bytes_in, bytes_out;
   double duration_ms;

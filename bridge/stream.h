@@ -41,6 +41,8 @@ typedef struct hb_stream {
   int tx_eof;          /* we ended our side */
   int eof_taken;       /* the peer saw our end (and trailers): we may be released */
   int released;        /* detached from its exchange */
+  int tunnel;          /* request asks for a tunnel (Upgrade / extended CONNECT); cleared
+                          when it is refused, kept while the tunnel runs */
   uint64_t bytes_in, bytes_out;
   void *engine_data;   /* engine-private per-stream state */
 } hb_stream;

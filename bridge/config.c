@@ -5,6 +5,7 @@
  * caller; it owns the libyaml documents it reads.  Single-threaded. */
 #include "config.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -623,6 +624,9 @@ static void set_value(loader *L, const kw *k, yaml_node_t *v, const char *key, v
   void *f = k->off == NO_OFF ? NULL : (char *)base + k->off;
   const char *s;
   char buf1[32], buf2[32];
+
+  /* only these may have no target field (a table mistake otherwise) */
+  assert(f || k->type == KW_MAP || k->type == KW_REF || k->type == KW_FN);
 
   switch (k->type) {
   case KW_STR:

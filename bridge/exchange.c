@@ -208,7 +208,8 @@ static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_
                            .downstream_tls = c->ssl != NULL,
                            .client_addr = c->peer,
                            .x_forwarded_for = l && l->x_forwarded_for,
-                           .forwarded = 0};
+                           .forwarded = 0,
+                           .via = in_h2 ? "2" : "1.1"};
   hb_head_free(&x->req);
   int rc = ws ? hb_ws_request_to_upstream(&ds->head, in_h2, out_h2, &tctx, &x->req, x->ws_key)
               : hb_translate_request_plain(&ds->head, &tctx, &x->req);
@@ -289,7 +290,8 @@ void hb_exchange_on_request(hb_stream *ds) {
                            .downstream_tls = c->ssl != NULL,
                            .client_addr = c->peer,
                            .x_forwarded_for = l && l->x_forwarded_for,
-                           .forwarded = l && l->forwarded};
+                           .forwarded = l && l->forwarded,
+                           .via = is_h2(c) ? "2" : "1.1"};
   hb_head_free(&x->req);
   if (hb_translate_request_plain(&ds->head, &tctx, &x->req) != 0) {
     hb_head_init(&x->req, 1);

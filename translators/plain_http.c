@@ -20,6 +20,31 @@ static void client_host(const char *addr, char *out, size_t len) {
   }
 }
 
+/* Appends ", |item|" to field |name| (or sets it). */
+static int append_list(hb_head *h, const char *name, const char *item) {
+  const hb_field *f = hb_head_get(h, name);
+  char v[1024];
+  int n = f ? snprintf(v, sizeof(v), "%s, %s", f->value, item) : snprintf(v, sizeof(v), "%s", item);
+  if (n >= (int)sizeof(v)) n = (int)sizeof(v) - 1;
+  hb_head_remove(h, name);
+  return hb_head_add(h, name, strlen(name), v, (size_t)n);
+}
+
+int hb_translate_add_forwarding(hb_head *h, const hb_translate_ctx *ctx) {
+  int rc = 0;
+  if (ctx->via) {
+    char v[32];
+    snprintf(v, sizeof(v), "%s h2bridge", ctx->via);
+    rc = append_list(h, "via", v);
+  }
+  if (rc == 0 && ctx->x_forwarded_for) {
+    char a[64];
+    client_host(ctx->client_addr, a, sizeof(a));
+    rc = append_list(h, "x-forwarded-for", a);
+  }
+  return rc;
+}
+
 int hb_translate_request_plain(const hb_head *in, const hb_translate_ctx *ctx, hb_head *out) {
   int rc = hb_head_copy(out, in);
   if (rc != 0) return rc;
@@ -33,14 +58,7 @@ int hb_translate_request_plain(const hb_head *in, const hb_translate_ctx *ctx, h
   if (rc == 0) rc = hb_head_set_pseudo(out, HB_PSEUDO_SCHEME, scheme, strlen(scheme));
   char a[64];
   client_host(ctx->client_addr, a, sizeof(a));
-  if (rc == 0 && ctx->x_forwarded_for) {
-    const hb_field *f = hb_head_get(out, "x-forwarded-for");
-    char v[1024];
-    int n = f ? snprintf(v, sizeof(v), "%s, %s", f->value, a) : snprintf(v, sizeof(v), "%s", a);
-    if (n >= (int)sizeof(v)) n = (int)sizeof(v) - 1;
-    hb_head_remove(out, "x-forwarded-for");
-    rc = hb_head_add(out, "x-forwarded-for", 15, v, (size_t)n);
-  }
+  if (rc == 0) rc = hb_translate_add_forwarding(out, ctx);
   if (rc == 0 && ctx->forwarded) {
     char v[128];
     const char *proto = ctx->downstream_tls ? "https" : "http";

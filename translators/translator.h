@@ -16,7 +16,13 @@ typedef struct hb_translate_ctx {
   const char *client_addr; /* "1.2.3.4:5" or "[::1]:5" */
   int x_forwarded_for;    /* append the client to X-Forwarded-For */
   int forwarded;          /* add an RFC 7239 Forwarded element */
+  const char *via;        /* RFC 9110 §7.6.3 received-protocol ("1.1", "2") to
+                             append to Via as "<proto> h2bridge"; NULL: none */
 } hb_translate_ctx;
+
+/* Appends "<ctx->via> h2bridge" to the Via field of |h| (RFC 9110 §7.6.3) and
+ * the client to X-Forwarded-For when asked.  0 or HB_ERR_NOMEM. */
+int hb_translate_add_forwarding(hb_head *h, const hb_translate_ctx *ctx);
 
 /* Builds in |out| (initialised here) the request to send upstream from the
  * request |in| received downstream: hop-by-hop fields removed (RFC 9110

@@ -64,17 +64,7 @@ int hb_ws_request_to_upstream(const hb_head *in, int in_h2, int out_h2, const hb
       if (k) snprintf(key, HB_WS_KEY_LEN + 1, "%s", k->value);
     }
   }
-  if (rc == 0 && ctx->x_forwarded_for) {
-    const hb_field *f = hb_head_get(out, "x-forwarded-for");
-    char v[512], a[64];
-    snprintf(a, sizeof(a), "%s", ctx->client_addr ? ctx->client_addr : "unknown");
-    char *colon = strrchr(a, ':');
-    if (colon) *colon = '\0';
-    int n = f ? snprintf(v, sizeof(v), "%s, %s", f->value, a) : snprintf(v, sizeof(v), "%s", a);
-    if (n >= (int)sizeof(v)) n = (int)sizeof(v) - 1;
-    hb_head_remove(out, "x-forwarded-for");
-    rc = hb_head_add(out, "x-forwarded-for", 15, v, (size_t)n);
-  }
+  if (rc == 0) rc = hb_translate_add_forwarding(out, ctx);
   if (rc != 0) hb_head_free(out);
   return rc;
 }

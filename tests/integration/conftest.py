@@ -722,6 +722,17 @@ class H2Client:
                                         normalize_outbound_headers=validate,
                                         validate_inbound_headers=False)
         self.c = h2.connection.H2Connection(config=cfg)
+        # python3-h2 closes the whole connection on any GOAWAY; a graceful one
+        # (RFC 9113 §6.8) lets streams up to last_stream_id finish, so keep it open.
+        sm = self.c.state_machine
+        orig = sm.process_input
+
+        def process_input(inp, _orig=orig):
+            if inp == h2.connection.ConnectionInputs.RECV_GOAWAY:
+                return []
+            return _orig(inp)
+        sm.process_input = process_input
+        self.goaway_frame = None
         self.c.initiate_connection()
         self.flush()
         self.responses = {}
@@ -835,9 +846,10 @@ class H2Client:
                 if r is not None:
                     r.reset = ev.error_code
             elif isinstance(ev, h2.events.ConnectionTerminated):
-                self.closed = True
-                for rr in self.responses.values():
-                    if not rr.ended and rr.reset is None:
+                self.goaway_frame = ev
+                for sid_, rr in self.responses.items():
+                    if not rr.ended and rr.reset is None and \
+                            (ev.error_code != 0 or ev.last_stream_id is None or sid_ > ev.last_stream_id):
                         rr.goaway = ev.error_code
             elif isinstance(ev, h2.events.RemoteSettingsChanged):
                 for k, v in ev.changed_settings.items():

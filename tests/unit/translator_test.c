@@ -19,7 +19,9 @@ static void test_request(void) {
   add(&in, "x-forwarded-for", "10.0.0.1");
   add(&in, "te", "trailers");
   add(&in, "cookie", "a=b");
-  hb_translate_ctx ctx = {.upstream_tls = 1, .client_addr = "[::1]:5555", .x_forwarded_for = 1, .forwarded = 1};
+  add(&in, "via", "1.0 fred");
+  hb_translate_ctx ctx = {.upstream_tls = 1, .client_addr = "[::1]:5555", .x_forwarded_for = 1, .forwarded = 1,
+                          .via = "2"};
   CU_ASSERT_EQUAL(hb_translate_request_plain(&in, &ctx, &out), 0);
   CU_ASSERT_STRING_EQUAL(out.scheme, "https");
   CU_ASSERT_STRING_EQUAL(out.authority, "example.com:8080");
@@ -30,11 +32,13 @@ static void test_request(void) {
   CU_ASSERT_STRING_EQUAL(hb_head_get(&out, "cookie")->value, "a=b");
   CU_ASSERT_STRING_EQUAL(hb_head_get(&out, "x-forwarded-for")->value, "10.0.0.1, ::1");
   CU_ASSERT_STRING_EQUAL(hb_head_get(&out, "forwarded")->value, "for=\"[::1]\";proto=http");
+  CU_ASSERT_STRING_EQUAL(hb_head_get(&out, "via")->value, "1.0 fred, 2 h2bridge");
   hb_head_free(&out);
   /* :authority wins over Host */
   hb_head_set_pseudo(&in, HB_PSEUDO_AUTHORITY, "a.test", 6);
   ctx.upstream_tls = 0;
   ctx.x_forwarded_for = ctx.forwarded = 0;
+  ctx.via = NULL;
   CU_ASSERT_EQUAL(hb_translate_request_plain(&in, &ctx, &out), 0);
   CU_ASSERT_STRING_EQUAL(out.authority, "a.test");
   CU_ASSERT_STRING_EQUAL(out.scheme, "http");

@@ -306,8 +306,23 @@ static ssize_t server_read(h1 *h, const uint8_t *data, size_t len) {
     }
     ssize_t n = read_body(h, data + used, len - used);
     if (n < 0) {
-      if (h->s && h->s->x) hb_exchange_on_reset(h->s, h->fail_reason ? h->fail_reason : "bad request body");
-      return n;
+      if (n == HB_ERR_NOMEM) return n;
+      /* A malformed body (bad chunk): answer 400 while we still can, drop
+       * the rest, and never read another request from this connection. */
+      hb_stream *s = h->s;
+      const char *why = h->fail_reason ? h->fail_reason : "malformed request body";
+      hb_log_info(c->id, s->id, "request body refused: %s", why);
+      h->in = IN_DONE;
+      s->rx_eof = 1;
+      h->keep_alive = 0;
+      hb_conn_pause_read(c);
+      if (s->x && !s->x->response_started) {
+        hb_exchange_fail(s->x, 400, why);
+      } else if (s->x) {
+        hb_exchange_on_reset(s, why);
+        return HB_ERR_PROTO;
+      }
+      return (ssize_t)len;
     }
     if (n == 0) break;
     used += (size_t)n;
@@ -491,7 +506,8 @@ static int h1_flush(hb_conn *c) {
     hb_conn_resume_read(c);
 
   if (h->server) {
-    int peer_gone = hb_stream_peer(s) == NULL;
+    hb_stream *p = hb_stream_peer(s);
+    int peer_gone = p == NULL || p->conn == NULL; /* none, or a local answer */
     if (h->out == OUT_DONE && (h->in == IN_DONE || peer_gone) &&
         (hb_stream_drained(s) || peer_gone)) {
       if (h->in != IN_DONE) h->keep_alive = 0; /* unread request body: cannot reuse */

@@ -28,6 +28,7 @@ typedef struct h2s {
   int deferred;           /* our data provider returned DEFERRED */
   int closed;             /* nghttp2 closed the stream; we wait for the peer to drain rx */
   int too_large;          /* request head exceeded a limit: answer 431 */
+  const char *malformed;  /* request head is malformed: answer 400 with this reason */
   int head_done;          /* the (final) head was received; later HEADERS are trailers */
   int informational;      /* the head being received is 1xx */
 } h2s;
@@ -139,8 +140,12 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const
     if (namelen == 14 && memcmp(n, "content-length", 14) == 0 && !t->head_done)
       hd->content_length = strtoll(v, NULL, 10); /* nghttp2 validated the digits */
     if (namelen == 4 && memcmp(n, "host", 4) == 0 && !t->head_done && h->server) {
-      /* RFC 9113 §8.3.1: :authority wins; use Host only when it is absent. */
+      /* RFC 9113 §8.3.1: Host is used only without :authority, and one that
+       * names another entity than :authority makes the request malformed
+       * (it would reach an h1 upstream with an authority nobody checked). */
       if (!hd->authority) rc = hb_head_set_pseudo(hd, HB_PSEUDO_AUTHORITY, v, valuelen);
+      else if (strlen(hd->authority) != valuelen || strncasecmp(hd->authority, v, valuelen) != 0)
+        t->malformed = "Host differs from :authority";
       return rc == 0 ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     }
     rc = hb_head_add(hd, n, namelen, v, valuelen);
@@ -153,8 +158,10 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t stream
   (void)flags;
   (void)ud;
   h2s *t = nghttp2_session_get_stream_user_data(session, stream_id);
-  if (!t || !t->s.x) {
-    /* Nobody will read it: give the window back at once. */
+  hb_stream *p = t ? hb_stream_peer(&t->s) : NULL;
+  if (!t || !t->s.x || (t->s.role == HB_STREAM_SERVER && p && !p->conn)) {
+    /* Nobody will read it (or a local answer ignores it): give the window
+     * back at once. */
     nghttp2_session_consume(session, stream_id, len);
     return 0;
   }
@@ -204,6 +211,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
       answer_local(h, t, 431, "request header fields too large");
       return 0;
     }
+    if (t->malformed) {
+      answer_local(h, t, 400, t->malformed);
+      return 0;
+    }
     hb_exchange_on_request(&t->s);
     return 0;
   }
@@ -247,6 +258,19 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
   }
   /* Clean: release once the peer took everything (see flush). */
   hb_conn_want_flush(h->c);
+  return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame, void *ud) {
+  h2 *h = ud;
+  if (!h->server || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
+  if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) return 0;
+  h2s *t = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
+  if (t && !t->s.rx_eof && !t->s.tunnel) {
+    /* RFC 9113 §8.1: the response is complete; tell the client to stop
+     * sending the rest of its request body. */
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+  }
   return 0;
 }
 
@@ -327,8 +351,7 @@ static void answer_local(h2 *h, h2s *t, int status, const char *msg) {
   nghttp2_nv nva[1] = {MKNV(":status", st, 7, (size_t)k)};
   hb_log_info(h->c->id, t->id, "answering %d: %s", status, msg);
   t->s.tx_eof = 1;
-  nghttp2_submit_response(h->session, t->id, nva, 1, NULL);
-  if (!t->s.rx_eof) nghttp2_submit_rst_stream(h->session, NGHTTP2_FLAG_NONE, t->id, NGHTTP2_NO_ERROR);
+  nghttp2_submit_response(h->session, t->id, nva, 1, NULL); /* on_frame_send resets an unfinished request */
 }
 
 /* ---- engine ops ---- */
@@ -348,6 +371,7 @@ static int h2_init(hb_conn *c) {
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
   nghttp2_option *opt;
   if (nghttp2_option_new(&opt) != 0) {
     nghttp2_session_callbacks_del(cb);

@@ -61,6 +61,7 @@ void hb_stream_take_eof(hb_stream *s) {
 
 int hb_stream_drained(const hb_stream *s) {
   if (!s->rx_eof) return 0;
-  if (!hb_stream_peer(s)) return 1;
+  const hb_stream *p = hb_stream_peer(s);
+  if (!p || !p->conn) return 1; /* nobody, or a local answer, reads our bytes */
   return hb_bufq_len(&s->rx) == 0 && s->eof_taken;
 }

@@ -19,15 +19,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     if (!(c)) abort(); \
   } while (0)
 
-static char path[64];
+static char dir[32], path[64];
 static FILE *devnull;
 
+static void cleanup(void) {
+  unlink(path);
+  rmdir(dir);
+}
+
 static void setup(void) {
-  char dir[] = "/tmp/fuzz_config.XXXXXX";
+  snprintf(dir, sizeof(dir), "/tmp/fuzz_config.XXXXXX");
   CHECK(mkdtemp(dir) != NULL);
   snprintf(path, sizeof(path), "%s/config.yaml", dir);
   devnull = fopen("/dev/null", "w");
   CHECK(devnull != NULL);
+  atexit(cleanup);
 }
 
 static void check_resolved(const hb_config *cfg) {

@@ -175,18 +175,21 @@ def test_h1_smuggling(std_bridge, backends, case_id, data, statuses, mode):
     seen = after["seen"] - before["seen"]
     complete = after["complete"] - before["complete"]
     st = first_status(raw)
+    print("%s: status %r, closed %r, backend saw %d, completed %d" % (case_id, st, closed, seen, complete))
     assert not any("smuggled" in p for p in new_paths), "smuggled request reached the backend: %r" % new_paths
     if mode.startswith("sane") and st == 200:
         sane_answer(case_id, raw)
         assert seen == 1 and complete == 1, (seen, complete, new_paths)
     else:
-        assert st in statuses, "expected %r, got %r: %r" % (statuses, st, raw[:300])
-        assert len(all_statuses(raw)) == 1, raw[:600]
-        assert closed, "connection left open after a rejected request"
+        # what reached the backend first: it matters more than the status
         if mode in ("body", "sane-body"):
             assert complete == 0 and seen <= 1, (seen, complete, new_paths)
         else:
             assert seen == 0, "backend saw %d request(s): %r" % (seen, new_paths)
+        still_serves(std_bridge.plain)
+        assert st in statuses, "expected %r, got %r: %r" % (statuses, st, raw[:300])
+        assert len(all_statuses(raw)) == 1, raw[:600]
+        assert closed, "connection left open after a rejected request"
     still_serves(std_bridge.plain)
 
 
@@ -266,6 +269,7 @@ BIG = 200 * MiB
 def check_rss(bridge, samples):
     hwm = bridge.rss_kib("VmHWM")
     worst = max(samples + [0])
+    print("h2bridge VmRSS while the client did not read: max %d KiB; VmHWM %d KiB" % (worst, hwm))
     assert worst < RSS_LIMIT_MIB * 1024, "VmRSS reached %d KiB (limit %d MiB)" % (worst, RSS_LIMIT_MIB)
     return hwm
 
@@ -306,6 +310,7 @@ def test_slow_reader_h1(make_std_bridge, upstream):
     assert n[0] == BIG
     assert h.hexdigest() == pattern_sha256(BIG)
     hwm = b.bridge.rss_kib("VmHWM")
+    print("h2bridge VmHWM after the transfer: %d KiB" % hwm)
     assert hwm < RSS_LIMIT_MIB * 1024, "peak RSS (VmHWM) %d KiB over the whole transfer" % hwm
 
 
@@ -339,6 +344,7 @@ def test_slow_reader_h2(make_std_bridge, upstream):
     assert n[0] == BIG
     assert h.hexdigest() == pattern_sha256(BIG)
     hwm = b.bridge.rss_kib("VmHWM")
+    print("h2bridge VmHWM after the transfer: %d KiB" % hwm)
     assert hwm < RSS_LIMIT_MIB * 1024, "peak RSS (VmHWM) %d KiB over the whole transfer" % hwm
 
 

@@ -16,7 +16,8 @@
 //   /server-close/CODE... the server closes with CODE right after the handshake;
 //   /raw-halfclose (h2 server only): no framing; reads to END_STREAM, then
 //   writes "got N\n" and ends; /raw-serverfin (h2 server only): writes
-//   "server-fin\n", ends its side, then reads to END_STREAM.
+//   "server-fin\n", ends its side, then reads to END_STREAM; /raw-rst (h2 server
+//   only): writes "x", then resets the stream (CANCEL) 100 ms later.
 // Servers print one JSON line per event on stdout: {"event":"request",...},
 // {"event":"close","path":...,"code":N}, {"event":"raw-end",...}.
 // Echo servers answer every message with the same message (same type) and echo
@@ -214,7 +215,7 @@ function isUtf8(b) {
 // -------------------------------------------------------------- servers
 
 function serverCloseCode(path) {
-  const m = /^\/server-close\/(\d+)/.exec(path);
+  const m = /\/server-close\/(\d+)/.exec(path);
   return m ? Number(m[1]) : 0;
 }
 
@@ -232,7 +233,7 @@ function wsEchoServer(port, cert, key) {
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('close', (code, reason) => emit({ event: 'close', path: req.url, code, reason: reason.toString() }));
     ws.on('error', (e) => emit({ event: 'error', path: req.url, error: String(e.message || e) }));
-    if (req.url.startsWith('/headers')) ws.send(JSON.stringify(req.headers));
+    if (req.url.includes('/headers')) ws.send(JSON.stringify(req.headers));
     const sc = serverCloseCode(req.url);
     if (sc) ws.close(sc, 'server says bye');
   });
@@ -253,24 +254,29 @@ function h2WsEchoServer(port, cert, key) {
     const sp = headers['sec-websocket-protocol'];
     if (sp && sp.split(',').map((s) => s.trim()).includes('chat')) resp['sec-websocket-protocol'] = 'chat';
     stream.respond(resp);
-    if (path.startsWith('/raw-halfclose')) {
+    if (path.includes('/raw-halfclose')) {
       let n = 0;
       stream.on('data', (d) => { n += d.length; });
       stream.on('end', () => { emit({ event: 'raw-end', path, bytes: n }); stream.end(`got ${n}\n`); });
       return;
     }
-    if (path.startsWith('/raw-serverfin')) {
+    if (path.includes('/raw-serverfin')) {
       let n = 0;
       stream.end('server-fin\n');
       stream.on('data', (d) => { n += d.length; });
       stream.on('end', () => emit({ event: 'raw-end', path, bytes: n }));
       return;
     }
+    if (path.includes('/raw-rst')) {       // some bytes, then RST_STREAM(CANCEL)
+      stream.write('x');
+      setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 100);
+      return;
+    }
     const f = new Framer(stream, true, false);
     f.on('message', (m, bin) => f.send(m, bin));
     f.on('close', (code, reason) => emit({ event: 'close', path, code, reason }));
     f.on('error', (e) => emit({ event: 'error', path, error: String(e.message || e) }));
-    if (path.startsWith('/headers')) f.send(JSON.stringify(headers), false);
+    if (path.includes('/headers')) f.send(JSON.stringify(headers), false);
     const sc = serverCloseCode(path);
     if (sc) f.close(sc, 'server says bye');
   };
@@ -403,8 +409,9 @@ function h2WsClient(urlText, opts) {
       const start = runClient(ws, opts, (r) => {
         r.status = st;
         if (ws.contentLength !== undefined) r.contentLength = ws.contentLength;
-        session.close();
-        finish(r);
+        // let the last frames and END_STREAM leave before exiting
+        const t = setTimeout(() => finish(r), 1000);
+        session.close(() => { clearTimeout(t); finish(r); });
       });
       if (start) start();
     });

@@ -647,6 +647,7 @@ static void test_examples(void) {
   if (f) fclose(f);
   char *start = strstr(md, "```yaml\n"), *end = start ? strstr(start + 8, "\n```") : NULL;
   CU_ASSERT_FATAL(start && end);
+  if (!start || !end) return;
   end[1] = '\0';
   put_cert_files();
   hb_config *cfg = NULL;

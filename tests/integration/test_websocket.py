@@ -1,0 +1,760 @@
+"""WebSocket translation through h2bridge: RFC 6455 (HTTP/1.1 Upgrade) <->
+RFC 8441 (HTTP/2 extended CONNECT), DESIGN.md §3.1, THREATS.md §1c.
+
+Real peers: the ws package (node) over HTTP/1.1, node http2 with own RFC 6455
+framing over HTTP/2 (tests/node/peer.js), a scripted raw HTTP/1.1 backend
+(ws_peers.RawWsBackend) and python3-h2 for error codes and SETTINGS.
+Client kinds: h1 (ws://), h1-tls (wss:// ALPN http/1.1), h2c (prior
+knowledge), h2-tls (ALPN h2). Backends: h1 (ws), h2c, h2s (h2 over TLS).
+"""
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Spawner, free_port, rss_kib
+from ws_peers import (CONNECT_ERROR, MiB, RawWsBackend, h1_connect, h1_upgrade, h2_client,
+                      h2_connect_ws, h2_pump_until, h2_send, node_client, node_server,
+                      read_head, read_until_close, server_events, upgrade_request,
+                      wait_for, wait_server_event, ws_accept, ws_config, REPO)
+
+CLIENTS = ["h1", "h1-tls", "h2c", "h2-tls"]
+BACKENDS = {"h1": "/", "h2c": "/h2c/", "h2s": "/h2s/"}
+SETTINGS_ENABLE_CONNECT_PROTOCOL = 8
+
+
+class Env:
+    pass
+
+
+@pytest.fixture(scope="module")
+def wsenv(workdir, certs):
+    sp = Spawner(workdir)
+    e = Env()
+    e.sp = sp
+    e.certs = certs
+    e.h1 = node_server(sp, "ws-echo-server")
+    e.h2c = node_server(sp, "h2-ws-echo-server")
+    e.h2s = node_server(sp, "h2-ws-echo-server", certs.server_cert, certs.server_key)
+    e.raw = RawWsBackend()
+    e.plain, e.tls = free_port(), free_port()
+    ups = [
+        "{ name: wsh1, address: 127.0.0.1:%d, protocol: http/1.1 }" % e.h1.port,
+        "{ name: wsh2c, address: 127.0.0.1:%d, protocol: h2c }" % e.h2c.port,
+        "{ name: wsh2s, address: 127.0.0.1:%d, protocol: h2, tls: { ca: %s, sni: localhost } }"
+        % (e.h2s.port, certs.ca),
+        "{ name: raw, address: 127.0.0.1:%d, protocol: http/1.1 }" % e.raw.port,
+        "{ name: web, address: 127.0.0.1:%d, protocol: http/1.1 }" % e.h1.port,
+    ]
+    routes = [("/h2s/", "websocket", "wsh2s"), ("/h2c/", "websocket", "wsh2c"),
+              ("/raw/", "websocket", "raw"), ("/", "websocket", "wsh1"), ("/", None, "web")]
+    e.config = ws_config(certs, e.plain, e.tls, ups, routes)
+    e.bridge = sp.h2bridge(e.config)
+    yield e
+    e.raw.close()
+    sp.cleanup()
+
+
+@pytest.fixture
+def env(wsenv):
+    """The module's bridge; fails the test if h2bridge died during it."""
+    if not wsenv.bridge.alive():
+        pytest.fail("h2bridge died in an earlier test:\n" + wsenv.bridge.describe())
+    yield wsenv
+    if not wsenv.bridge.alive():
+        pytest.fail("h2bridge died during this test:\n" + wsenv.bridge.describe(), pytrace=False)
+
+
+def url(env, client, path):
+    if client == "h1":
+        return "ws://127.0.0.1:%d%s" % (env.plain, path)
+    if client == "h1-tls":
+        return "wss://127.0.0.1:%d%s" % (env.tls, path)
+    if client == "h2c":
+        return "http://127.0.0.1:%d%s" % (env.plain, path)
+    return "https://127.0.0.1:%d%s" % (env.tls, path)
+
+
+def run(env, client, path, **kw):
+    mode = "ws-client" if client.startswith("h1") else "h2-ws-client"
+    if client.endswith("tls"):
+        kw.setdefault("ca", env.certs.ca)
+    return node_client(mode, url(env, client, path), **kw)
+
+
+def backend_proc(env, backend):
+    return getattr(env, backend)
+
+
+def access(env, path):
+    return [a for a in env.bridge.access_log() if path in json.dumps(a)]
+
+
+def diag(env, res=None):
+    return "%s\n--- h2bridge stderr tail ---\n%s" % (
+        json.dumps(res, indent=1)[:3000] if res else "", env.bridge.stderr()[-4000:])
+
+
+def uniq(tag):
+    return "%s-%d-%d" % (tag, os.getpid(), time.monotonic_ns() % 10**9)
+
+
+# ------------------------------------------------------------------ echo, close codes
+
+SIZES = [1, 2, 125, 126, 127, 65535, 65536, 100000, MiB]
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("client", CLIENTS)
+def test_echo_and_client_close_4001(env, client, backend):
+    """Text and binary messages of 1 B..1 MiB echo in order with the right
+    content and type; the client's close 4001 reaches the backend and comes
+    back. Access log: protocol websocket, proto_in/out, method, status."""
+    path = BACKENDS[backend] + uniq("echo")
+    n = 2 * len(SIZES)
+    res = run(env, client, path, count=n, sizes=SIZES, close=4001)
+    assert res.get("error") is None and res["ok"] == n and res["bad"] == 0, diag(env, res)
+    assert res["close"] == 4001 and res["reason"] == "bye", diag(env, res)
+    ev = wait_server_event(backend_proc(env, backend), "close", path)
+    assert ev is not None and ev["code"] == 4001, "backend saw close %r\n%s" % (ev, diag(env))
+    assert wait_for(lambda: access(env, path), 3), "no access log line for %s\n%s" % (path, diag(env))
+    a = access(env, path)[-1]
+    assert a.get("protocol") == "websocket", a
+    want_in = {"h1": "http/1.1", "h1-tls": "https/1.1", "h2c": "h2c", "h2-tls": "h2"}[client]
+    assert a.get("proto_in") == want_in, a
+    assert a.get("method") == ("GET" if client.startswith("h1") else "CONNECT"), a
+    assert a.get("status") == (101 if client.startswith("h1") else 200), \
+        "access log status is not the status sent to the client: " + json.dumps(a)
+    want_out = {"h1": "http/1.1", "h2c": "h2c", "h2s": "h2"}[backend]
+    assert want_out in str(a.get("proto_out")), a
+
+
+@pytest.mark.parametrize("backend", ["h1", "h2c"])
+@pytest.mark.parametrize("client", CLIENTS)
+def test_server_close_4001(env, client, backend):
+    """The backend closes with 4001: the client gets 4001 and its echo of
+    4001 reaches the backend."""
+    path = BACKENDS[backend] + uniq("sc") + "/server-close/4001"
+    res = run(env, client, path, wait_close=True)
+    assert res.get("error") is None and res["close"] == 4001, diag(env, res)
+    assert res["reason"] == "server says bye"
+    ev = wait_server_event(backend_proc(env, backend), "close", path)
+    assert ev is not None and ev["code"] == 4001, "backend saw close %r\n%s" % (ev, diag(env))
+
+
+# ------------------------------------------------------------------ headers, subprotocol, deflate
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("client", CLIENTS)
+def test_subprotocol_origin_cookie(env, client, backend):
+    """Sec-WebSocket-Protocol 'chat' is negotiated end to end; Origin and
+    Cookie reach the backend; the h2 backend never sees Sec-WebSocket-Key
+    (nor Upgrade/Connection/Host); the h1 backend gets Version 13 and a Key."""
+    path = BACKENDS[backend] + uniq("hdr") + "/headers"
+    res = run(env, client, path, count=2, sizes=[10], protocol="chat", headers_first=True,
+              headers=["Origin: https://origin.example", "Cookie: session=abc123; x=y"])
+    assert res.get("error") is None and res["ok"] == 2, diag(env, res)
+    assert res["protocol"] == "chat", res
+    h = {k.lower(): v for k, v in res["headers"].items()}
+    assert h.get("origin") == "https://origin.example", h
+    assert "session=abc123" in h.get("cookie", "") and "x=y" in h.get("cookie", ""), h
+    assert "chat" in h.get("sec-websocket-protocol", ""), h
+    assert h.get("sec-websocket-version") == "13", h
+    if backend == "h1":
+        key = h.get("sec-websocket-key", "")
+        assert len(key) == 24 and key.endswith("=="), h
+        assert h.get("upgrade", "").lower() == "websocket", h
+        assert "upgrade" in h.get("connection", "").lower(), h
+    else:
+        for k in ("sec-websocket-key", "upgrade", "connection", "host", "keep-alive",
+                  "transfer-encoding", "proxy-connection"):
+            assert k not in h, "%s reached the h2 backend: %r" % (k, h)
+        assert h.get(":method") == "CONNECT" and h.get(":protocol") == "websocket", h
+        assert h.get(":scheme") == ("https" if backend == "h2s" else "http"), h
+        assert h.get(":path") == path, h
+        assert h.get(":authority"), h
+
+
+def test_h2_backends_never_saw_key(env):
+    """Over everything this module sent: no request the h2 backends logged
+    carries sec-websocket-key."""
+    for b in ("h2c", "h2s"):
+        for ev in server_events(backend_proc(env, b), "request"):
+            assert "sec-websocket-key" not in {k.lower() for k in ev["headers"]}, ev
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_permessage_deflate_to_ws_backend(env, client):
+    """permessage-deflate is negotiated end to end with the ws backend (also
+    through RFC 8441) and compressed messages echo correctly."""
+    path = "/" + uniq("deflate")
+    res = run(env, client, path, count=8, sizes=[10, 5000, 300000, MiB], deflate=True, close=4001)
+    assert res.get("error") is None and res["ok"] == 8, diag(env, res)
+    assert "permessage-deflate" in res["extensions"], res
+    assert res["close"] == 4001
+    ev = wait_server_event(env.h1, "request", path)
+    assert "permessage-deflate" in ev["headers"].get("sec-websocket-extensions", ""), ev
+
+
+def test_connect_2xx_has_no_content_length(env):
+    """A 200 answer to an extended CONNECT carries no content-length (RFC 9113
+    §8.5) for both h1 and h2 backends, and the h2 101->200 has no body."""
+    for path in ("/" + uniq("cl"), "/h2c/" + uniq("cl")):
+        c = h2_client(env.plain)
+        try:
+            sid, r = h2_connect_ws(c, path)
+            assert r.status == 200, (path, r.status, r.headers)
+            names = [k for k, _ in r.headers]
+            assert "content-length" not in names, r.headers
+            assert "transfer-encoding" not in names and "upgrade" not in names and "connection" not in names
+        finally:
+            c.close()
+
+
+# ------------------------------------------------------------------ half-close
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_h1_client_half_close(env, tls):
+    """h1 client: FIN after data -> backend EOF, the backend's answer still
+    arrives; backend FIN -> client EOF, the client can still send."""
+    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, "/raw/" + uniq("hc") + "/halfclose",
+                                 tls=tls, ca=env.certs.ca)
+    assert st == 101 and h.get("sec-websocket-accept") == ws_accept("dGhlIHNhbXBsZSBub25jZQ=="), (st, h)
+    s.sendall(b"a" * 70000)
+    if tls:
+        s = s.unwrap() if False else s   # TLS: half-close via close_notify is not possible; use shutdown
+    s.shutdown(socket.SHUT_WR)
+    data, how = read_until_close(s, 5)
+    assert extra + data == b"got 70000\n", (extra + data, how, diag(env))
+    assert how == "eof", how
+    s.close()
+
+    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, "/raw/" + uniq("sf") + "/serverfin",
+                                 tls=tls, ca=env.certs.ca)
+    assert st == 101
+    data, how = read_until_close(s, 5)
+    assert extra + data == b"server-fin\n" and how == "eof", (extra + data, how)
+    s.sendall(b"after-fin" * 1000)
+    s.shutdown(socket.SHUT_WR)
+    c = env.raw.find("/serverfin")
+    assert c is not None
+    assert wait_for(lambda: c.done.is_set(), 5)
+    got = [x for x in env.raw.conns if "/serverfin" in x.path][-1]
+    assert bytes(got.received) == b"after-fin" * 1000, (len(got.received), diag(env))
+    s.close()
+
+
+@pytest.mark.parametrize("backend", ["h1", "h2c"])
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_h2_client_half_close(env, tls, backend):
+    """h2 client: END_STREAM after data -> backend EOF, its answer still comes
+    back; backend FIN/END_STREAM -> client END_STREAM, the client can still
+    send and the backend receives it."""
+    port = env.tls if tls else env.plain
+    c = h2_client(port, tls=tls, ca=env.certs.ca)
+    try:
+        p1 = ("/raw/" + uniq("hc") + "/halfclose") if backend == "h1" else ("/h2c/" + uniq("hc") + "/raw-halfclose")
+        sid, r = h2_connect_ws(c, p1)
+        assert r.status == 200, (r.status, r.headers, diag(env))
+        h2_send(c, sid, b"b" * 70000 if False else b"b" * 16000)
+        h2_send(c, sid, b"b" * 16000, end_stream=True)
+        assert h2_pump_until(c, lambda: r.ended or r.reset is not None, 5), (bytes(r.body), diag(env))
+        assert r.reset is None, "stream reset 0x%x" % r.reset
+        assert bytes(r.body) == b"got 32000\n", bytes(r.body)
+
+        p2 = ("/raw/" + uniq("sf") + "/serverfin") if backend == "h1" else ("/h2c/" + uniq("sf") + "/raw-serverfin")
+        sid, r = h2_connect_ws(c, p2)
+        assert r.status == 200
+        assert h2_pump_until(c, lambda: r.ended or r.reset is not None, 5)
+        assert r.reset is None and bytes(r.body) == b"server-fin\n", (r.reset, bytes(r.body))
+        h2_send(c, sid, b"z" * 5000, end_stream=True)
+        c.pump(0.2)
+        if backend == "h1":
+            conn = env.raw.find(p2)
+            assert conn is not None and wait_for(conn.done.is_set, 5)
+            assert bytes(conn.received) == b"z" * 5000, (len(conn.received), conn.error, diag(env))
+        else:
+            ev = wait_server_event(env.h2c, "raw-end", p2)
+            assert ev is not None and ev["bytes"] == 5000, (ev, diag(env))
+    finally:
+        c.close()
+
+
+# ------------------------------------------------------------------ resets
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_backend_reset_h2_client_gets_connect_error(env, tls):
+    """The h1 backend resets its TCP connection (SO_LINGER 0): the h2 client
+    sees RST_STREAM(CONNECT_ERROR) within 1 s; the connection survives."""
+    c = h2_client(env.tls if tls else env.plain, tls=tls, ca=env.certs.ca)
+    try:
+        path = "/raw/" + uniq("rst") + "/rst"
+        sid, r = h2_connect_ws(c, path)
+        assert r.status == 200
+        h2_send(c, sid, b"ping")
+        conn = env.raw.find(path)
+        assert conn is not None and wait_for(lambda: conn.eof_at is not None, 5)
+        t0 = conn.eof_at
+        assert h2_pump_until(c, lambda: r.reset is not None or r.ended or r.goaway is not None, 3)
+        dt = time.monotonic() - t0
+        assert r.reset == CONNECT_ERROR, ("reset=%r ended=%r goaway=%r body=%r\n%s"
+                                          % (r.reset, r.ended, r.goaway, bytes(r.body), diag(env)))
+        assert dt < 1.0, dt
+        assert not c.closed and r.goaway is None
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_backend_reset_h1_client_sees_close(env, tls):
+    """The h1 backend resets: the h1 client's connection is closed within 1 s."""
+    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, "/raw/" + uniq("rst") + "/rst",
+                                 tls=tls, ca=env.certs.ca)
+    assert st == 101
+    s.sendall(b"ping")
+    t0 = time.monotonic()
+    data, how = read_until_close(s, 3)
+    assert how != "timeout", (extra + data, diag(env))
+    assert time.monotonic() - t0 < 1.5
+    s.close()
+
+
+def test_h2_backend_reset_propagates(env):
+    """The h2 backend resets the stream (CANCEL): the h2 client's stream is
+    reset (not ended cleanly) and the h1 client's connection closes."""
+    c = h2_client(env.plain)
+    try:
+        sid, r = h2_connect_ws(c, "/h2c/" + uniq("r") + "/raw-rst")
+        assert r.status == 200
+        assert h2_pump_until(c, lambda: r.reset is not None or r.ended, 3)
+        assert r.reset is not None, "stream ended cleanly after an upstream reset"
+    finally:
+        c.close()
+    s, st, h, extra = h1_upgrade(env.plain, "/h2c/" + uniq("r") + "/raw-rst")
+    assert st == 101
+    data, how = read_until_close(s, 3)
+    assert how != "timeout" and extra + data == b"x", (extra + data, how)
+    s.close()
+
+
+@pytest.mark.parametrize("how", ["rst_stream", "disconnect"])
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_h2_client_reset_closes_backend(env, tls, how):
+    """h2 client RST_STREAM(CANCEL) or TCP close -> the h1 backend's
+    connection is closed within 1 s (and the h2 connection stays usable)."""
+    c = h2_client(env.tls if tls else env.plain, tls=tls, ca=env.certs.ca)
+    path = "/raw/" + uniq("hold") + "/hold"
+    try:
+        sid, r = h2_connect_ws(c, path)
+        assert r.status == 200
+        h2_send(c, sid, b"data")
+        assert h2_pump_until(c, lambda: bytes(r.body) == b"hello", 3)
+        conn = env.raw.find(path)
+        assert wait_for(lambda: bytes(conn.received) == b"data", 3)
+        t0 = time.monotonic()
+        if how == "rst_stream":
+            c.c.reset_stream(sid, 0x8)
+            c.flush()
+        else:
+            c.sock.shutdown(socket.SHUT_RDWR)
+            c.close()
+        assert wait_for(lambda: conn.eof_at is not None, 3), "backend connection still open\n" + diag(env)
+        assert conn.eof_at - t0 < 1.0
+        if how == "rst_stream":
+            sid2, r2 = h2_connect_ws(c, "/raw/" + uniq("after") + "/hold")
+            assert r2.status == 200
+            c.c.reset_stream(sid2, 0x8)
+            c.flush()
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_h1_client_disconnect_closes_backend(env, tls):
+    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, "/raw/" + uniq("hold") + "/hold",
+                                 tls=tls, ca=env.certs.ca)
+    assert st == 101
+    conn = env.raw.find("/hold")
+    path = [x for x in env.raw.conns if "/hold" in x.path][-1].path
+    conn = env.raw.find(path)
+    t0 = time.monotonic()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+    assert wait_for(lambda: conn.eof_at is not None, 3), diag(env)
+    assert conn.eof_at - t0 < 1.0
+
+
+def test_h2_client_reset_closes_h2_backend_stream(env):
+    """h2 client RST_STREAM -> the h2 backend's stream ends (it logs a close)."""
+    c = h2_client(env.plain)
+    path = "/h2c/" + uniq("cancel")
+    try:
+        sid, r = h2_connect_ws(c, path)
+        assert r.status == 200
+        c.c.reset_stream(sid, 0x8)
+        c.flush()
+        ev = wait_server_event(env.h2c, "close", path, timeout=1.5)
+        assert ev is not None and ev["code"] == 1006, (ev, diag(env))
+    finally:
+        c.close()
+
+
+# ------------------------------------------------------------------ 101 confusion / bad handshakes
+
+@pytest.mark.parametrize("answer", ["status200", "status426"])
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_failed_upgrade_no_smuggling_h1(env, answer, tls):
+    """The backend answers 200/426 to the upgrade: the client gets that status
+    and body; a second request it sends "inside the tunnel" never reaches the
+    WebSocket backend (neither as a request nor as tunnel bytes)."""
+    tag = uniq("smug")
+    s = h1_connect(env.tls if tls else env.plain, tls, env.certs.ca)
+    try:
+        s.sendall(upgrade_request("/raw/%s/%s" % (tag, answer)))
+        st, h, extra = read_head(s)
+        want = 200 if answer == "status200" else 426
+        assert st == want, (st, h, diag(env))
+        body = extra
+        n = int(h.get("content-length", "-1"))
+        while n >= 0 and len(body) < n:
+            d = s.recv(65536)
+            if not d:
+                break
+            body += d
+        assert body[:5] in (b"hello", b"not f"), body
+        try:
+            s.sendall(b"GET /raw/%s-smuggled/echo HTTP/1.1\r\nHost: localhost\r\n\r\n" % tag.encode())
+            read_until_close(s, 1.5)
+        except OSError:
+            pass
+    finally:
+        s.close()
+    time.sleep(0.3)
+    assert not env.raw.saw(("%s-smuggled" % tag).encode()), \
+        "the request sent after a failed upgrade reached the backend\n" + diag(env)
+
+
+@pytest.mark.parametrize("answer", ["status200", "status426"])
+def test_failed_upgrade_no_smuggling_h2(env, answer):
+    """Same through RFC 8441: the h2 client gets 200?? no: the backend's
+    non-101 status passes through with its body (and not as a tunnel); DATA
+    sent on the stream afterwards never reaches the backend."""
+    tag = uniq("smug2")
+    c = h2_client(env.plain)
+    try:
+        sid, r = h2_connect_ws(c, "/raw/%s/%s" % (tag, answer))
+        h2_pump_until(c, lambda: r.ended or r.reset is not None, 3)
+        want = 200 if answer == "status200" else 426
+        if answer == "status200":
+            # a 200 from an h1 backend is not a 101: it must not become a tunnel
+            assert r.status != 200 or r.ended, (r.status, bytes(r.body))
+        else:
+            assert r.status == want, (r.status, r.headers, diag(env))
+            assert bytes(r.body) == b"not for you\n", bytes(r.body)
+        try:
+            h2_send(c, sid, b"GET /raw/%s-smuggled/echo HTTP/1.1\r\nHost: localhost\r\n\r\n" % tag.encode())
+        except Exception:  # noqa: BLE001 - the stream may be closed already
+            pass
+        c.pump(0.5)
+    finally:
+        c.close()
+    time.sleep(0.3)
+    assert not env.raw.saw(("%s-smuggled" % tag).encode()), diag(env)
+
+
+@pytest.mark.parametrize("which", ["wrong-accept", "no-accept"])
+@pytest.mark.parametrize("client", ["h1", "h2c"])
+def test_bad_accept_gives_502(env, which, client):
+    """A 101 with a wrong or missing Sec-WebSocket-Accept -> 502, no tunnel."""
+    path = "/raw/%s/%s" % (uniq("acc"), which)
+    if client == "h1":
+        s = h1_connect(env.plain)
+        try:
+            s.sendall(upgrade_request(path))
+            st, h, extra = read_head(s)
+            assert st == 502, (st, h, diag(env))
+        finally:
+            s.close()
+    else:
+        c = h2_client(env.plain)
+        try:
+            sid, r = h2_connect_ws(c, path)
+            assert r.status == 502, (r.status, r.reset, diag(env))
+        finally:
+            c.close()
+
+
+@pytest.mark.parametrize("case", ["no-key", "short-key", "bad-b64-key", "version-12", "no-version", "post",
+                                  "http10"])
+def test_malformed_h1_handshake_400(env, case):
+    tag = uniq("bad")
+    kw = {}
+    if case == "no-key":
+        kw["key"] = None
+    elif case == "short-key":
+        kw["key"] = "c2hvcnQ="
+    elif case == "bad-b64-key":
+        kw["key"] = "!!!!!!!!!!!!!!!!!!!!!!=="
+    elif case == "version-12":
+        kw["version"] = "12"
+    elif case == "no-version":
+        kw["version"] = None
+    elif case == "post":
+        kw["method"] = "POST"
+        kw["extra"] = b"Content-Length: 0\r\n"
+    req = upgrade_request("/raw/%s/echo" % tag, **kw)
+    if case == "http10":
+        req = req.replace(b"HTTP/1.1", b"HTTP/1.0")
+    s = h1_connect(env.plain)
+    try:
+        s.sendall(req)
+        st, h, extra = read_head(s)
+    finally:
+        s.close()
+    if case == "version-12":
+        assert st in (400, 426), (st, h)
+        if st == 426:
+            assert "13" in h.get("sec-websocket-version", "")
+    elif case == "http10":
+        assert st in (400, 426, 505) or st != 101, st
+    else:
+        assert st == 400, (case, st, h, diag(env))
+    assert not env.raw.saw(tag.encode()), "malformed handshake reached the backend"
+
+
+def test_connect_with_end_stream_rejected(env):
+    """Extended CONNECT with END_STREAM on HEADERS -> 400 or a stream error,
+    never a backend connection."""
+    tag = uniq("es")
+    c = h2_client(env.plain)
+    try:
+        sid, r = h2_connect_ws(c, "/raw/%s/echo" % tag, end_stream=True)
+        h2_pump_until(c, lambda: r.ended or r.reset is not None or c.closed, 2)
+        assert r.status == 400 or r.reset is not None, (r.status, r.reset)
+    finally:
+        c.close()
+    time.sleep(0.2)
+    assert not env.raw.saw(tag.encode())
+
+
+@pytest.mark.parametrize("case", ["no-path", "no-scheme", "no-authority"])
+def test_connect_missing_pseudo_rejected(env, case):
+    c = h2_client(env.plain)
+    tag = uniq("ps")
+    try:
+        pseudo = {":method": "CONNECT", ":protocol": "websocket", ":scheme": "http",
+                  ":authority": "localhost", ":path": "/raw/%s/echo" % tag}
+        del pseudo[":" + case[3:]]
+        sid = c.c.get_next_available_stream_id()
+        c.c.send_headers(sid, list(pseudo.items()) + [("sec-websocket-version", "13")])
+        from conftest import H2Response
+        c.responses[sid] = H2Response()
+        c.flush()
+        r = c.responses[sid]
+        h2_pump_until(c, lambda: r.status is not None or r.reset is not None or c.closed, 2)
+        assert r.status != 200 and (r.status is not None or r.reset is not None or c.closed), (r.status, r.reset)
+    finally:
+        c.close()
+    assert not env.raw.saw(tag.encode())
+
+
+# ------------------------------------------------------------------ SETTINGS
+
+def _enable_connect(port, tls=False, ca=None):
+    c = h2_client(port, tls=tls, ca=ca)
+    try:
+        return c.remote_settings.get(SETTINGS_ENABLE_CONNECT_PROTOCOL)
+    finally:
+        c.close()
+
+
+def test_settings_enable_connect_protocol(env, spawner, certs):
+    """A listener with a WebSocket route advertises
+    SETTINGS_ENABLE_CONNECT_PROTOCOL=1 (h2c and h2); a bridge without one does
+    not, and rejects an extended CONNECT."""
+    assert _enable_connect(env.plain) == 1
+    assert _enable_connect(env.tls, True, certs.ca) == 1
+    plain, tls = free_port(), free_port()
+    cfg = ws_config(certs, plain, tls, ["{ name: web, address: 127.0.0.1:%d, protocol: http/1.1 }" % env.h1.port],
+                    [("/", None, "web")])
+    spawner.h2bridge(cfg)
+    assert _enable_connect(plain) in (None, 0)
+    assert _enable_connect(tls, True, certs.ca) in (None, 0)
+    c = h2_client(plain)
+    try:
+        sid, r = h2_connect_ws(c, "/x")
+        assert r.status != 200 or r.reset is not None
+    finally:
+        c.close()
+
+
+def test_settings_per_listener(spawner, certs, wsenv):
+    """Only the listener a WebSocket route is bound to advertises the setting."""
+    a, b = free_port(), free_port()
+    cfg = f"""\
+log: {{ level: info, access: stderr, format: json }}
+listeners:
+  - {{ name: a, listen: 127.0.0.1:{a} }}
+  - {{ name: b, listen: 127.0.0.1:{b} }}
+upstreams:
+  - {{ name: wsh1, address: 127.0.0.1:{wsenv.h1.port}, protocol: http/1.1 }}
+routes:
+  - {{ match: {{ listener: a, path: /, protocol: websocket }}, to: {{ upstream: wsh1 }} }}
+  - {{ match: {{ path: / }}, to: {{ upstream: wsh1 }} }}
+"""
+    spawner.h2bridge(cfg)
+    assert _enable_connect(a) == 1
+    assert _enable_connect(b) in (None, 0)
+
+
+def test_h2_upstream_without_connect_protocol_502(spawner, certs, backends, wsenv):
+    """An h2 upstream that does not advertise ENABLE_CONNECT_PROTOCOL (here
+    nghttpd) -> 502 for h1 and h2 clients."""
+    plain, tls = free_port(), free_port()
+    cfg = ws_config(certs, plain, tls, ["{ name: ng, address: 127.0.0.1:%d, protocol: h2c }" % backends.ng.port],
+                    [("/", "websocket", "ng")])
+    b = spawner.h2bridge(cfg)
+    s = h1_connect(plain)
+    try:
+        s.sendall(upgrade_request("/ws"))
+        st, h, extra = read_head(s, timeout=8)
+        assert st == 502, (st, h, b.stderr()[-2000:])
+    finally:
+        s.close()
+    c = h2_client(plain)
+    try:
+        sid, r = h2_connect_ws(c, "/ws", timeout=8)
+        assert r.status == 502, (r.status, r.reset)
+    finally:
+        c.close()
+
+
+# ------------------------------------------------------------------ backpressure
+
+RSS_LIMIT_KIB = 64 * 1024
+
+
+def _watch_rss(bridge, seconds, progress):
+    """Samples VmRSS for |seconds| or until progress() stops changing for 1.5 s;
+    returns the max seen."""
+    peak = 0
+    last, last_change = progress(), time.monotonic()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        peak = max(peak, bridge.rss_kib())
+        p = progress()
+        if p != last:
+            last, last_change = p, time.monotonic()
+        elif time.monotonic() - last_change > 1.5:
+            break
+        time.sleep(0.05)
+    return max(peak, bridge.rss_kib())
+
+
+@pytest.mark.parametrize("client", ["h1", "h2c"])
+def test_backpressure_backend_floods_stalled_client(env, client):
+    """The backend sends 100 MiB to a client that does not read: h2bridge's RSS
+    stays under 64 MiB and the backend is blocked (not all 100 MiB sent)."""
+    path = "/raw/%s/flood" % uniq("bp")
+    if client == "h1":
+        s, st, h, extra = h1_upgrade(env.plain, path)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        assert st == 101
+        closer = s
+    else:
+        c = h2_client(env.plain)
+        sid, r = h2_connect_ws(c, path)
+        assert r.status == 200
+        closer = c
+    try:
+        conn = env.raw.find(path)
+        peak = _watch_rss(env.bridge, 12, lambda: conn.sent)
+        assert peak < RSS_LIMIT_KIB, "VmRSS peak %d KiB (backend sent %d bytes)" % (peak, conn.sent)
+        assert conn.sent < 100 * MiB, "the backend could send all 100 MiB to a client that reads nothing"
+        hwm = env.bridge.rss_kib("VmHWM")
+        assert hwm < RSS_LIMIT_KIB, "VmHWM %d KiB" % hwm
+    finally:
+        closer.close()
+
+
+@pytest.mark.parametrize("client", ["h1", "h2c"])
+def test_backpressure_client_floods_stalled_backend(env, client):
+    """The client sends up to 100 MiB to a backend that does not read: RSS
+    stays under 64 MiB and the client is blocked."""
+    path = "/raw/%s/stall" % uniq("bp")
+    sent = [0]
+    chunk = b"c" * 65536
+    if client == "h1":
+        s, st, h, extra = h1_upgrade(env.plain, path)
+        assert st == 101
+        s.setblocking(False)
+
+        def push():
+            try:
+                while sent[0] < 100 * MiB:
+                    sent[0] += s.send(chunk)
+            except BlockingIOError:
+                pass
+        closer = s
+    else:
+        c = h2_client(env.plain)
+        sid, r = h2_connect_ws(c, path)
+        assert r.status == 200
+        c.sock.setblocking(False)
+        pending = bytearray()
+
+        def push():
+            while True:
+                if pending:
+                    try:
+                        n = c.sock.send(pending)
+                    except (BlockingIOError, ssl.SSLWantWriteError):
+                        return
+                    del pending[:n]
+                    continue
+                r_, _, _ = select.select([c.sock], [], [], 0)
+                if r_:
+                    try:
+                        d = c.sock.recv(1 << 16)
+                    except BlockingIOError:
+                        d = None
+                    if d:
+                        c.c.receive_data(d)
+                        pending.extend(c.c.data_to_send())
+                        continue
+                if sent[0] >= 100 * MiB:
+                    return
+                win = min(c.c.local_flow_control_window(sid), c.c.max_outbound_frame_size)
+                if win <= 0:
+                    return
+                c.c.send_data(sid, chunk[:win])
+                pending.extend(c.c.data_to_send())
+                sent[0] += win
+        closer = c
+    try:
+        conn = env.raw.find(path)
+        assert conn is not None
+        peak = 0
+        last, last_change = 0, time.monotonic()
+        end = time.monotonic() + 12
+        while time.monotonic() < end:
+            push()
+            peak = max(peak, env.bridge.rss_kib())
+            if sent[0] != last:
+                last, last_change = sent[0], time.monotonic()
+            elif time.monotonic() - last_change > 1.5:
+                break
+            time.sleep(0.02)
+        assert peak < RSS_LIMIT_KIB, "VmRSS peak %d KiB after the client pushed %d bytes" % (peak, sent[0])
+        assert sent[0] < 100 * MiB
+    finally:
+        closer.close()

@@ -279,7 +279,7 @@ class RawWsBackend:
         p = c.path
         s = c.sock
         if "/wrong-accept" in p:
-            self._switch(c, accept=ws_accept("dGhlIHNhbXBsZSBub25jZQ=="))
+            self._switch(c, accept=ws_accept("AAAAAAAAAAAAAAAAAAAAAA=="))
             self._read_rest(c, raw)
         elif "/no-accept" in p:
             self._switch(c, accept=False)

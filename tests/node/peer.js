@@ -188,7 +188,7 @@ class Framer extends EventEmitter {
       let msg = Buffer.concat(this.frag.parts, this.frag.len);
       const { opcode: op, compressed } = this.frag;
       this.frag = null;
-      if (compressed) msg = zlib.inflateRawSync(Buffer.concat([msg, TAIL]));
+      if (compressed) msg = zlib.inflateRawSync(Buffer.concat([msg, TAIL]), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
       if (op === 1 && !isUtf8(msg)) return this._fail(1007, 'invalid UTF-8');
       this.emit('message', msg, op === 2);
     }

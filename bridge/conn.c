@@ -25,13 +25,15 @@ static void conn_readable(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_writable(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_timeout(struct ev_loop *loop, ev_timer *w, int revents);
 
-hb_conn *hb_conn_new(hb_worker *w, int fd, int role, const hb_limits *limits) {
+hb_conn *hb_conn_new(hb_worker *w, hb_gen *gen, int fd, int role, const hb_limits *limits) {
   hb_conn *c = hb_calloc(1, sizeof(*c));
   if (!c) {
     close(fd);
     return NULL;
   }
   c->w = w;
+  c->gen = gen;
+  hb_gen_ref(gen);
   c->id = ++w->next_conn_id;
   c->fd = fd;
   c->role = role;
@@ -515,5 +517,4 @@ void hb_conn_close(hb_conn *c, const char *reason) {
   c->next = c->w->dead;
   c->prev = NULL;
   c->w->dead = c;
-  hb_worker_conn_gone(c->w);
 }

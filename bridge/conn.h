@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 typedef struct hb_worker hb_worker;
+typedef struct hb_gen hb_gen;
 typedef struct hb_listener hb_listener;
 typedef struct hb_pool hb_pool;
 typedef struct hb_engine_ops hb_engine_ops;
@@ -34,6 +35,7 @@ enum hb_conn_state {
 
 typedef struct hb_conn {
   hb_worker *w;
+  hb_gen *gen;     /* the configuration generation it belongs to (a ref) */
   uint64_t id;
   int fd;
   int role;  /* enum hb_conn_role */
@@ -64,8 +66,9 @@ typedef struct hb_conn {
   double timer_after;    /* current phase timeout (s), 0 = none */
 } hb_conn;
 
-/* Makes a conn for |fd| (takes ownership of |fd|).  NULL on NOMEM (fd closed). */
-hb_conn *hb_conn_new(hb_worker *w, int fd, int role, const hb_limits *limits);
+/* Makes a conn for |fd| (takes ownership of |fd|) in generation |gen| (a
+ * reference is taken, dropped when the conn is freed).  NULL on NOMEM (fd closed). */
+hb_conn *hb_conn_new(hb_worker *w, hb_gen *gen, int fd, int role, const hb_limits *limits);
 /* Starts the conn: accepted cleartext sniffs; TLS runs the handshake (|ssl|
  * owned from now); dialed waits for connect. */
 void hb_conn_start(hb_conn *c, SSL *ssl);

@@ -40,7 +40,7 @@ static const char *proto_name(const hb_conn *c) {
 }
 
 static void exchange_finish(hb_exchange *x) {
-  const hb_config *cfg = x->w->cfg;
+  const hb_config *cfg = x->gen->cfg;
   hb_access_rec r;
   memset(&r, 0, sizeof(r));
   r.conn = x->conn_id;
@@ -70,7 +70,9 @@ static void exchange_finish(hb_exchange *x) {
   hb_free(x->log_authority);
   hb_free(x->log_path);
   hb_free(x->log_protocol);
+  hb_gen *g = x->gen;
   hb_free(x);
+  hb_gen_unref(g);
 }
 
 static void maybe_finish(hb_exchange *x) {
@@ -230,13 +232,15 @@ static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_
 void hb_exchange_on_request(hb_stream *ds) {
   hb_conn *c = ds->conn;
   hb_worker *w = c->w;
-  const hb_config *cfg = w->cfg;
+  const hb_config *cfg = c->gen->cfg;
   hb_exchange *x = hb_calloc(1, sizeof(*x));
   if (!x) {
     c->engine->reset(ds, 0x2);
     return;
   }
   x->w = w;
+  x->gen = c->gen;
+  hb_gen_ref(x->gen);
   x->ds = ds;
   ds->x = x;
   x->route = -1;
@@ -270,7 +274,7 @@ void hb_exchange_on_request(hb_stream *ds) {
     hb_exchange_fail(x, 503, "route target (reverse origin) is not available in this version");
     return;
   }
-  hb_pool *pool = w->pools[r->upstream];
+  hb_pool *pool = c->gen->pools[r->upstream];
   x->pool = pool;
   const hb_config_listener *l = c->listener ? c->listener->cfg : NULL;
   if (ds->tunnel) {

@@ -13,11 +13,13 @@
 #include <ev.h>
 
 typedef struct hb_worker hb_worker;
+typedef struct hb_gen hb_gen;
 typedef struct hb_pool hb_pool;
 typedef struct hb_conn hb_conn;
 
 typedef struct hb_exchange {
   hb_worker *w;
+  hb_gen *gen;            /* config generation of the downstream conn (a ref) */
   hb_stream *ds;          /* downstream, server role (borrowed) */
   hb_stream *us;          /* upstream, client role (borrowed or &local) */
   hb_stream local;        /* synthetic upstream for local answers */

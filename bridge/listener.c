@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,15 +21,28 @@
 #include <unistd.h>
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents);
+static int listener_setup(hb_listener *l, char *err, size_t errlen);
 static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-int hb_listener_init(hb_listener *l, hb_worker *w, size_t idx, char *err, size_t errlen) {
+int hb_listener_init(hb_listener *l, hb_gen *gen, size_t idx, const hb_listener *prev, char *err, size_t errlen) {
   memset(l, 0, sizeof(*l));
+  hb_worker *w = gen->w;
   l->w = w;
+  l->gen = gen;
   l->idx = idx;
-  l->cfg = &w->cfg->listeners[idx];
+  l->cfg = &gen->cfg->listeners[idx];
   l->fd = -1;
   const hb_config_listener *lc = l->cfg;
+  if (prev) {
+    /* Same address as a listener of the generation being replaced: share
+     * its socket (a duplicate descriptor) instead of binding again. */
+    l->fd = fcntl(prev->fd, F_DUPFD_CLOEXEC, 0);
+    if (l->fd < 0) {
+      snprintf(err, errlen, "listener %s: dup: %s", lc->name, strerror(errno));
+      return HB_ERR_IO;
+    }
+    return listener_setup(l, err, errlen);
+  }
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
@@ -58,20 +72,28 @@ int hb_listener_init(hb_listener *l, hb_worker *w, size_t idx, char *err, size_t
   }
   freeaddrinfo(res);
   l->fd = fd;
+  return listener_setup(l, err, errlen);
+}
+
+/* TLS context, RFC 8441 advertisement and watchers of a bound listener. */
+static int listener_setup(hb_listener *l, char *err, size_t errlen) {
+  const hb_config_listener *lc = l->cfg;
+  const hb_config *cfg = l->gen->cfg;
+  size_t idx = l->idx;
   if (lc->tls) {
     char why[256];
-    if (hb_tls_server_ctx_new(w->cfg, lc, &l->ssl_ctx, why, sizeof(why)) != 0) {
+    if (hb_tls_server_ctx_new(cfg, lc, &l->ssl_ctx, why, sizeof(why)) != 0) {
       snprintf(err, errlen, "%s:%d:%d: listener %s: %s", lc->pos.file, lc->pos.line, lc->pos.col, lc->name, why);
       return HB_ERR_CONFIG;
     }
   }
   /* Advertise RFC 8441 only where a route can carry a tunnel. */
-  for (size_t i = 0; i < w->cfg->nroutes; i++) {
-    const hb_config_route *r = &w->cfg->routes[i];
+  for (size_t i = 0; i < cfg->nroutes; i++) {
+    const hb_config_route *r = &cfg->routes[i];
     if (r->match_protocol && !r->match_connector && (r->listener < 0 || (size_t)r->listener == idx))
       l->h2_connect_protocol = 1;
   }
-  ev_io_init(&l->io, accept_cb, fd, EV_READ);
+  ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
   l->io.data = l;
   ev_init(&l->backoff, backoff_cb);
   l->backoff.data = l;
@@ -85,6 +107,13 @@ void hb_listener_start(hb_listener *l) {
 void hb_listener_stop(hb_listener *l) {
   ev_io_stop(l->w->loop, &l->io);
   ev_timer_stop(l->w->loop, &l->backoff);
+}
+
+void hb_listener_retire(hb_listener *l) {
+  l->retired = 1;
+  hb_listener_stop(l);
+  if (l->fd >= 0) close(l->fd);
+  l->fd = -1;
 }
 
 void hb_listener_free(hb_listener *l) {
@@ -105,12 +134,12 @@ static void backoff_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop;
   (void)revents;
   hb_listener *l = w->data;
-  if (!l->w->draining) hb_listener_start(l);
+  if (!l->w->draining && !l->retired) hb_listener_start(l);
 }
 
 void hb_listener_conn_gone(hb_listener *l) {
   l->nconns--;
-  if (!l->w->draining && l->nconns < l->cfg->limits.max_connections && !ev_is_active(&l->io) &&
+  if (!l->w->draining && !l->retired && l->nconns < l->cfg->limits.max_connections && !ev_is_active(&l->io) &&
       !ev_is_active(&l->backoff))
     hb_listener_start(l);
 }
@@ -159,7 +188,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    hb_conn *c = hb_conn_new(l->w, fd, HB_CONN_ACCEPTED, &l->cfg->limits);
+    hb_conn *c = hb_conn_new(l->w, l->gen, fd, HB_CONN_ACCEPTED, &l->cfg->limits);
     if (!c) continue;
     c->listener = l;
     l->nconns++;

@@ -11,9 +11,11 @@
 #include <openssl/ssl.h>
 
 typedef struct hb_worker hb_worker;
+typedef struct hb_gen hb_gen;
 
 typedef struct hb_listener {
   hb_worker *w;
+  hb_gen *gen;        /* the generation that owns it */
   const hb_config_listener *cfg;
   size_t idx;
   int fd;
@@ -22,10 +24,15 @@ typedef struct hb_listener {
   SSL_CTX *ssl_ctx;
   size_t nconns;
   int h2_connect_protocol; /* advertise SETTINGS_ENABLE_CONNECT_PROTOCOL */
+  int retired;        /* its generation was replaced: accepts no more */
 } hb_listener;
 
-/* Binds and listens.  0 or HB_ERR_* with a reason in |err|. */
-int hb_listener_init(hb_listener *l, hb_worker *w, size_t idx, char *err, size_t errlen);
+/* Binds and listens on gen->cfg->listeners[idx], or shares the socket of
+ * |prev| (same address, older generation) so a reload refuses nothing.
+ * 0 or HB_ERR_* with a reason in |err|. */
+int hb_listener_init(hb_listener *l, hb_gen *gen, size_t idx, const hb_listener *prev, char *err, size_t errlen);
+/* Stops accepting and closes the socket; conns already accepted go on. */
+void hb_listener_retire(hb_listener *l);
 void hb_listener_start(hb_listener *l);
 void hb_listener_stop(hb_listener *l);
 void hb_listener_free(hb_listener *l);

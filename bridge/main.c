@@ -32,7 +32,8 @@ static void usage(FILE *f) {
           "  -v, --version       show the version and exit\n"
           "\n"
           "Signals: SIGTERM/SIGINT drain gracefully (in-flight exchanges finish within\n"
-          "defaults.drain_timeout); SIGHUP is logged (reload is not implemented yet).\n"
+          "defaults.drain_timeout); SIGHUP reloads the configuration (live connections\n"
+          "keep the one they started with; a bad file is logged and ignored).\n"
           "Reference: docs/config.md\n");
 }
 
@@ -77,18 +78,16 @@ int main(int argc, char **argv) {
   struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
   hb_worker w;
   char err[512] = "";
-  int rc = hb_worker_init(&w, loop, cfg, err, sizeof(err));
+  int rc = hb_worker_init(&w, loop, cfg, path, err, sizeof(err));
   if (rc != 0) {
     fprintf(stderr, "%s\nh2bridge: cannot start: %s\n", err, hb_strerror(rc));
     hb_worker_free(&w);
-    hb_config_free(cfg);
     return 1;
   }
   hb_log_info(0, -1, "h2bridge %s started with %s", HB_VERSION, path);
   int code = hb_worker_run(&w);
   hb_log_info(0, -1, "stopped");
   hb_worker_free(&w);
-  hb_config_free(cfg);
   hb_log_close();
   hb_bufq_cache_trim();
   ev_loop_destroy(loop);

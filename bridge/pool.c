@@ -19,11 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
-int hb_pool_init(hb_pool *p, hb_worker *w, size_t idx, char *err, size_t errlen) {
+int hb_pool_init(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen) {
   memset(p, 0, sizeof(*p));
-  p->w = w;
+  p->w = gen->w;
+  p->gen = gen;
   p->idx = idx;
-  p->u = &w->cfg->upstreams[idx];
+  p->u = &gen->cfg->upstreams[idx];
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
@@ -39,7 +40,7 @@ int hb_pool_init(hb_pool *p, hb_worker *w, size_t idx, char *err, size_t errlen)
   freeaddrinfo(res);
   if (p->u->tls) {
     char why[256];
-    if (hb_tls_client_ctx_new(w->cfg, p->u, &p->ssl_ctx, why, sizeof(why)) != 0) {
+    if (hb_tls_client_ctx_new(gen->cfg, p->u, &p->ssl_ctx, why, sizeof(why)) != 0) {
       snprintf(err, errlen, "%s:%d:%d: upstream %s: %s", p->u->pos.file, p->u->pos.line, p->u->pos.col,
                p->u->name, why);
       return HB_ERR_CONFIG;
@@ -107,7 +108,7 @@ static int dial(hb_pool *p) {
     close(fd);
     return HB_ERR_IO;
   }
-  hb_conn *c = hb_conn_new(p->w, fd, HB_CONN_DIALED, &u->limits);
+  hb_conn *c = hb_conn_new(p->w, p->gen, fd, HB_CONN_DIALED, &u->limits);
   if (!c) {
     p->last_error = "out of memory";
     return HB_ERR_NOMEM;

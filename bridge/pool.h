@@ -14,11 +14,13 @@
 #include <sys/socket.h>
 
 typedef struct hb_worker hb_worker;
+typedef struct hb_gen hb_gen;
 typedef struct hb_conn hb_conn;
 typedef struct hb_exchange hb_exchange;
 
 typedef struct hb_pool {
   hb_worker *w;
+  hb_gen *gen;                     /* the generation that owns it */
   const hb_config_upstream *u;
   size_t idx;
   SSL_CTX *ssl_ctx;                /* NULL for cleartext */
@@ -33,7 +35,7 @@ typedef struct hb_pool {
 } hb_pool;
 
 /* Resolves the upstream address and builds TLS state.  0 or HB_ERR_CONFIG (|err|). */
-int hb_pool_init(hb_pool *p, hb_worker *w, size_t idx, char *err, size_t errlen);
+int hb_pool_init(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen);
 void hb_pool_free(hb_pool *p);
 /* Gets |x| a stream upstream now, or queues it and dials. */
 void hb_pool_acquire(hb_pool *p, hb_exchange *x);

@@ -1,6 +1,7 @@
-/* worker.c: the event loop's owner: listeners, pools, conns, the posted flush
- * queue (run in an ev_prepare, so engines never write re-entrantly), signals
- * and graceful drain.  See worker.h. */
+/* worker.c: the event loop's owner: configuration generations (listeners,
+ * pools), conns, the posted flush queue (run in an ev_prepare, so engines
+ * never write re-entrantly), signals, graceful drain and reload.  See
+ * worker.h. */
 #include "worker.h"
 #include "engine.h"
 #include "errors.h"
@@ -12,6 +13,79 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+static void gen_free(hb_gen *g) {
+  for (size_t i = 0; i < g->nlisteners; i++) {
+    hb_listener_free(g->listeners[i]);
+    hb_free(g->listeners[i]);
+  }
+  for (size_t i = 0; i < g->npools; i++) {
+    hb_pool_free(g->pools[i]);
+    hb_free(g->pools[i]);
+  }
+  hb_free(g->listeners);
+  hb_free(g->pools);
+  hb_config_free(g->cfg);
+  hb_free(g);
+}
+
+void hb_gen_ref(hb_gen *g) { g->refs++; }
+
+void hb_gen_unref(hb_gen *g) {
+  if (--g->refs > 0) return;
+  hb_log_info(0, -1, "configuration generation %llu retired", (unsigned long long)g->id);
+  gen_free(g);
+}
+
+/* Builds a generation from |cfg| (owned from now).  Listener sockets whose
+ * address an |old| generation already listens on are taken over, so a reload
+ * never refuses a connection. */
+static int gen_new(hb_worker *w, hb_config *cfg, hb_gen *old, hb_gen **out, char *err, size_t errlen) {
+  hb_gen *g = hb_calloc(1, sizeof(*g));
+  if (!g) {
+    hb_config_free(cfg);
+    snprintf(err, errlen, "out of memory");
+    return HB_ERR_NOMEM;
+  }
+  g->w = w;
+  g->cfg = cfg;
+  g->id = ++w->next_gen_id;
+  g->refs = 1;
+  g->pools = hb_calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*g->pools));
+  g->listeners = hb_calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*g->listeners));
+  int rc = (!g->pools || !g->listeners) ? HB_ERR_NOMEM : 0;
+  for (size_t i = 0; rc == 0 && i < cfg->nupstreams; i++) {
+    hb_pool *p = hb_calloc(1, sizeof(*p));
+    if (!p) {
+      rc = HB_ERR_NOMEM;
+      break;
+    }
+    g->pools[g->npools++] = p;
+    rc = hb_pool_init(p, g, i, err, errlen);
+  }
+  for (size_t i = 0; rc == 0 && i < cfg->nlisteners; i++) {
+    hb_listener *l = hb_calloc(1, sizeof(*l));
+    if (!l) {
+      rc = HB_ERR_NOMEM;
+      break;
+    }
+    g->listeners[g->nlisteners++] = l;
+    hb_listener *prev = NULL;
+    for (size_t k = 0; old && k < old->nlisteners; k++) {
+      hb_listener *o = old->listeners[k];
+      if (o->fd >= 0 && strcmp(o->cfg->listen, cfg->listeners[i].listen) == 0) prev = o;
+    }
+    rc = hb_listener_init(l, g, i, prev, err, errlen);
+  }
+  if (rc != 0) {
+    if (rc == HB_ERR_NOMEM && !err[0]) snprintf(err, errlen, "out of memory");
+    gen_free(g);
+    return rc;
+  }
+  *out = g;
+  return 0;
+}
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
   (void)loop;
@@ -45,7 +119,9 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents) {
       continue;
     }
     *pp = c->next;
+    hb_gen *g = c->gen;
     hb_free(c);
+    if (g) hb_gen_unref(g);
   }
   if (wk->draining && wk->nconns == 0) ev_break(wk->loop, EVBREAK_ALL);
 }
@@ -68,7 +144,7 @@ void hb_worker_drain(hb_worker *w) {
   if (w->draining) return;
   w->draining = 1;
   hb_log_info(0, -1, "draining: no new connections; %zu open", w->nconns);
-  for (size_t i = 0; i < w->nlisteners; i++) hb_listener_stop(w->listeners[i]);
+  for (size_t i = 0; i < w->gen->nlisteners; i++) hb_listener_stop(w->gen->listeners[i]);
   for (hb_conn *c = w->conns, *next; c; c = next) {
     next = c->next;
     if (c->state == HB_CONN_OPEN && c->engine) {
@@ -77,7 +153,7 @@ void hb_worker_drain(hb_worker *w) {
       hb_conn_close(c, "shutdown");
     }
   }
-  double t = w->cfg->defaults.drain_timeout;
+  double t = w->gen->cfg->defaults.drain_timeout;
   if (t > 0) {
     ev_timer_set(&w->drain_timer, t, 0);
     ev_timer_start(w->loop, &w->drain_timer);
@@ -85,8 +161,29 @@ void hb_worker_drain(hb_worker *w) {
   if (w->nconns == 0) ev_break(w->loop, EVBREAK_ALL);
 }
 
-void hb_worker_conn_gone(hb_worker *w) {
-  (void)w; /* the prepare callback notices an empty worker */
+int hb_worker_reload(hb_worker *w) {
+  if (w->draining) return HB_ERR_INVALID;
+  hb_config *cfg = NULL;
+  if (hb_config_load(w->config_path, &cfg, stderr) != 0) {
+    hb_log_err(0, -1, "reload: %s is not valid (see above); keeping the running configuration", w->config_path);
+    return HB_ERR_CONFIG;
+  }
+  char err[512] = "";
+  hb_gen *g = NULL;
+  int rc = gen_new(w, cfg, w->gen, &g, err, sizeof(err));
+  if (rc != 0) {
+    hb_log_err(0, -1, "reload: %s; keeping the running configuration", err);
+    return rc;
+  }
+  hb_gen *old = w->gen;
+  /* The old listeners stop accepting; sockets the new ones took over stay open. */
+  for (size_t i = 0; i < old->nlisteners; i++) hb_listener_retire(old->listeners[i]);
+  w->gen = g;
+  for (size_t i = 0; i < g->nlisteners; i++) hb_listener_start(g->listeners[i]);
+  hb_log_info(0, -1, "configuration reloaded from %s (generation %llu); existing connections keep generation %llu",
+              w->config_path, (unsigned long long)g->id, (unsigned long long)old->id);
+  hb_gen_unref(old);
+  return 0;
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -94,41 +191,22 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
   (void)revents;
   hb_worker *w = s->data;
   if (s->signum == SIGHUP) {
-    hb_log_warn(0, -1, "SIGHUP: configuration reload is not supported yet; keeping the running configuration");
+    hb_log_info(0, -1, "SIGHUP: reloading %s", w->config_path);
+    hb_worker_reload(w);
     return;
   }
   hb_log_info(0, -1, "%s: graceful shutdown", s->signum == SIGTERM ? "SIGTERM" : "SIGINT");
   hb_worker_drain(w);
 }
 
-int hb_worker_init(hb_worker *w, struct ev_loop *loop, const hb_config *cfg, char *err, size_t errlen) {
+int hb_worker_init(hb_worker *w, struct ev_loop *loop, hb_config *cfg, const char *path, char *err,
+                   size_t errlen) {
   memset(w, 0, sizeof(*w));
   w->loop = loop;
-  w->cfg = cfg;
+  w->config_path = path;
   signal(SIGPIPE, SIG_IGN);
-  w->pools = hb_calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*w->pools));
-  w->listeners = hb_calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*w->listeners));
-  if (!w->pools || !w->listeners) {
-    snprintf(err, errlen, "out of memory");
-    return HB_ERR_NOMEM;
-  }
-  for (size_t i = 0; i < cfg->nupstreams; i++) {
-    hb_pool *p = hb_calloc(1, sizeof(*p));
-    if (!p) return HB_ERR_NOMEM;
-    w->pools[w->npools++] = p;
-    int rc = hb_pool_init(p, w, i, err, errlen);
-    if (rc != 0) return rc;
-  }
-  for (size_t i = 0; i < cfg->nlisteners; i++) {
-    hb_listener *l = hb_calloc(1, sizeof(*l));
-    if (!l) return HB_ERR_NOMEM;
-    w->listeners[w->nlisteners++] = l;
-    int rc = hb_listener_init(l, w, i, err, errlen);
-    if (rc != 0) return rc;
-  }
   ev_prepare_init(&w->prepare, prepare_cb);
   w->prepare.data = w;
-  ev_prepare_start(loop, &w->prepare);
   ev_idle_init(&w->idle, idle_cb);
   ev_init(&w->drain_timer, drain_timeout_cb);
   w->drain_timer.data = w;
@@ -136,6 +214,9 @@ int hb_worker_init(hb_worker *w, struct ev_loop *loop, const hb_config *cfg, cha
   ev_signal_init(&w->sigint, signal_cb, SIGINT);
   ev_signal_init(&w->sighup, signal_cb, SIGHUP);
   w->sigterm.data = w->sigint.data = w->sighup.data = w;
+  int rc = gen_new(w, cfg, NULL, &w->gen, err, errlen);
+  if (rc != 0) return rc;
+  ev_prepare_start(loop, &w->prepare);
   ev_signal_start(loop, &w->sigterm);
   ev_signal_start(loop, &w->sigint);
   ev_signal_start(loop, &w->sighup);
@@ -143,9 +224,9 @@ int hb_worker_init(hb_worker *w, struct ev_loop *loop, const hb_config *cfg, cha
 }
 
 int hb_worker_run(hb_worker *w) {
-  for (size_t i = 0; i < w->nlisteners; i++) {
-    hb_listener_start(w->listeners[i]);
-    hb_log_info(0, -1, "listening on %s (%s)", w->listeners[i]->cfg->listen, w->listeners[i]->cfg->name);
+  for (size_t i = 0; i < w->gen->nlisteners; i++) {
+    hb_listener_start(w->gen->listeners[i]);
+    hb_log_info(0, -1, "listening on %s (%s)", w->gen->listeners[i]->cfg->listen, w->gen->listeners[i]->cfg->name);
   }
   ev_run(w->loop, 0);
   return w->exit_code;
@@ -153,23 +234,16 @@ int hb_worker_run(hb_worker *w) {
 
 void hb_worker_free(hb_worker *w) {
   while (w->conns) hb_conn_close(w->conns, "shutdown");
-  /* run the prepare once more to free dead conns */
   w->posted = NULL;
   while (w->dead) {
     hb_conn *c = w->dead;
     w->dead = c->next;
+    hb_gen *g = c->gen;
     hb_free(c);
+    if (g) hb_gen_unref(g);
   }
-  for (size_t i = 0; i < w->nlisteners; i++) {
-    hb_listener_free(w->listeners[i]);
-    hb_free(w->listeners[i]);
-  }
-  for (size_t i = 0; i < w->npools; i++) {
-    hb_pool_free(w->pools[i]);
-    hb_free(w->pools[i]);
-  }
-  hb_free(w->listeners);
-  hb_free(w->pools);
+  if (w->gen) hb_gen_unref(w->gen);
+  w->gen = NULL;
   ev_prepare_stop(w->loop, &w->prepare);
   ev_idle_stop(w->loop, &w->idle);
   ev_timer_stop(w->loop, &w->drain_timer);

@@ -17,7 +17,7 @@
 //   /raw-halfclose (h2 server only): no framing; reads to END_STREAM, then
 //   writes "got N\n" and ends; /raw-serverfin (h2 server only): writes
 //   "server-fin\n", ends its side, then reads to END_STREAM; /raw-rst (h2 server
-//   only): writes "x", then resets the stream (CANCEL) 100 ms later.
+//   only): writes "x", then resets the stream (INTERNAL_ERROR, no END_STREAM) 100 ms later.
 // Servers print one JSON line per event on stdout: {"event":"request",...},
 // {"event":"close","path":...,"code":N}, {"event":"raw-end",...}.
 // Echo servers answer every message with the same message (same type) and echo
@@ -269,7 +269,8 @@ function h2WsEchoServer(port, cert, key) {
     }
     if (path.includes('/raw-rst')) {       // some bytes, then RST_STREAM(CANCEL)
       stream.write('x');
-      setTimeout(() => stream.close(http2.constants.NGHTTP2_CANCEL), 100);
+      stream.on('error', () => {});
+      setTimeout(() => stream.destroy(new Error('reset by the test backend')), 100);   // RST_STREAM(INTERNAL_ERROR), no END_STREAM
       return;
     }
     const f = new Framer(stream, true, false);

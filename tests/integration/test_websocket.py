@@ -445,9 +445,10 @@ def test_failed_upgrade_no_smuggling_h1(env, answer, tls):
 
 @pytest.mark.parametrize("answer", ["status200", "status426"])
 def test_failed_upgrade_no_smuggling_h2(env, answer):
-    """Same through RFC 8441: the h2 client gets 200?? no: the backend's
-    non-101 status passes through with its body (and not as a tunnel); DATA
-    sent on the stream afterwards never reaches the backend."""
+    """Same through RFC 8441: the backend's non-101 answer is not turned into
+    a tunnel (426 passes through with its body; a 200 must not reach the h2
+    client as a 2xx); DATA sent on the stream afterwards never reaches the
+    backend."""
     tag = uniq("smug2")
     c = h2_client(env.plain)
     try:
@@ -455,8 +456,12 @@ def test_failed_upgrade_no_smuggling_h2(env, answer):
         h2_pump_until(c, lambda: r.ended or r.reset is not None, 3)
         want = 200 if answer == "status200" else 426
         if answer == "status200":
-            # a 200 from an h1 backend is not a 101: it must not become a tunnel
-            assert r.status != 200 or r.ended, (r.status, bytes(r.body))
+            # A 200 from an h1 backend is not a 101. Relayed as :status 200 to
+            # an RFC 8441 client it means "tunnel established" (RFC 8441 §5),
+            # so the client would take the 200's body for WebSocket bytes.
+            assert r.status is not None and not 200 <= r.status < 300, \
+                ("h1 backend's 200 (no upgrade) reached the h2 client as a 2xx, i.e. as an open tunnel: "
+                 "status=%r body=%r ended=%r" % (r.status, bytes(r.body), r.ended))
         else:
             assert r.status == want, (r.status, r.headers, diag(env))
             assert bytes(r.body) == b"not for you\n", bytes(r.body)
@@ -758,3 +763,36 @@ def test_backpressure_client_floods_stalled_backend(env, client):
         assert sent[0] < 100 * MiB
     finally:
         closer.close()
+
+
+@pytest.mark.parametrize("client", ["h1", "h1-tls", "h2c"])
+def test_h2_backend_non_2xx_passes_through(env, client):
+    """The h2 backend answers 403 to the extended CONNECT: the client gets 403
+    and the body, and no tunnel (an h1 client's connection is not upgraded)."""
+    path = "/h2c/%s/deny" % uniq("deny")
+    if client.startswith("h1"):
+        tls = client == "h1-tls"
+        s = h1_connect(env.tls if tls else env.plain, tls, env.certs.ca)
+        try:
+            s.sendall(upgrade_request(path))
+            st, h, extra = read_head(s)
+            assert st == 403, (st, h, diag(env))
+            assert "upgrade" not in h and "sec-websocket-accept" not in h, h
+            body = extra
+            n = int(h.get("content-length", "-1"))
+            if n < 0:
+                more, _ = read_until_close(s, 2)
+                body += more
+            while len(body) < n:
+                body += s.recv(65536)
+            assert b"denied by the test backend" in body, body
+        finally:
+            s.close()
+    else:
+        c = h2_client(env.plain)
+        try:
+            sid, r = h2_connect_ws(c, path)
+            h2_pump_until(c, lambda: r.ended or r.reset is not None, 3)
+            assert r.status == 403 and bytes(r.body) == b"denied by the test backend\n", (r.status, bytes(r.body))
+        finally:
+            c.close()

@@ -18,6 +18,7 @@
 //   writes "got N\n" and ends; /raw-serverfin (h2 server only): writes
 //   "server-fin\n", ends its side, then reads to END_STREAM; /raw-rst (h2 server
 //   only): writes "x", then resets the stream (INTERNAL_ERROR, no END_STREAM) 100 ms later.
+// /deny (h2 server only): answers 403 with a body.
 // Servers print one JSON line per event on stdout: {"event":"request",...},
 // {"event":"close","path":...,"code":N}, {"event":"raw-end",...}.
 // Echo servers answer every message with the same message (same type) and echo
@@ -248,6 +249,11 @@ function h2WsEchoServer(port, cert, key) {
     if (headers[':method'] !== 'CONNECT' || headers[':protocol'] !== 'websocket') {
       stream.respond({ ':status': 404 });
       stream.end('not found\n');
+      return;
+    }
+    if (path.includes('/deny')) {            // a non-2xx answer to the extended CONNECT
+      stream.respond({ ':status': 403, 'content-type': 'text/plain' });
+      stream.end('denied by the test backend\n');
       return;
     }
     const resp = { ':status': 200 };

@@ -157,14 +157,21 @@ static int is_tchar(char c) {
   return is_digit(c) || is_alpha(c) || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* Key paths are for messages only: a path past KEYPATH_MAX is cut short.
+ * |out| may be |parent| (joined through a temporary). */
 static void keyjoin(char *out, const char *parent, const char *name) {
-  if (parent && *parent)
-    snprintf(out, KEYPATH_MAX, "%s.%s", parent, name);
-  else
-    snprintf(out, KEYPATH_MAX, "%s", name);
+  char tmp[KEYPATH_MAX];
+  int n = (parent && *parent) ? snprintf(tmp, sizeof(tmp), "%s.%s", parent, name)
+                              : snprintf(tmp, sizeof(tmp), "%s", name);
+  if (n < 0) tmp[0] = '\0';
+  memcpy(out, tmp, KEYPATH_MAX);
 }
 
-static void keyindex(char *out, const char *parent, size_t i) { snprintf(out, KEYPATH_MAX, "%s[%zu]", parent, i); }
+static void keyindex(char *out, const char *parent, size_t i) {
+  char tmp[KEYPATH_MAX];
+  if (snprintf(tmp, sizeof(tmp), "%s[%zu]", parent, i) < 0) tmp[0] = '\0';
+  memcpy(out, tmp, KEYPATH_MAX);
+}
 
 static int lookup(const char *const *values, const char *s) {
   for (int i = 0; values[i]; i++)
@@ -251,6 +258,9 @@ void hb_limits_default(hb_limits *l) {
   l->drain_timeout = 30;
   l->max_connections = 10000;
   l->buffer = 64 * KIB;
+  l->max_tunnels = 100;
+  l->max_listener_tunnels = 10000;
+  l->ping_interval = 0;
   l->set = 0;
 }
 
@@ -464,6 +474,9 @@ static const kw limits_kw[] = {
     LIM(drain_timeout, KW_DURATION, 0, 0, HB_LIMIT_DRAIN_TIMEOUT),
     LIM(max_connections, KW_UINT, 1, 100000000, HB_LIMIT_MAX_CONNECTIONS),
     LIM(buffer, KW_SIZE, 16 * KIB, 64 * MIB, HB_LIMIT_BUFFER),
+    LIM(max_tunnels, KW_UINT, 1, 1000000, HB_LIMIT_MAX_TUNNELS),
+    LIM(max_listener_tunnels, KW_UINT, 1, 100000000, HB_LIMIT_MAX_LISTENER_TUNNELS),
+    LIM(ping_interval, KW_DURATION, 0, 0, HB_LIMIT_PING_INTERVAL),
     {.name = NULL}};
 
 /* Copies into |dst| every limit whose bit is set in |src->set|. */

@@ -33,6 +33,9 @@ enum hb_limit_key {
   HB_LIMIT_DRAIN_TIMEOUT,
   HB_LIMIT_MAX_CONNECTIONS,   /* per listener (accepted) or per upstream (dialed) */
   HB_LIMIT_BUFFER,            /* per-stream relay buffer for h1 legs (bytes) */
+  HB_LIMIT_MAX_TUNNELS,       /* tunnels at once on one connection */
+  HB_LIMIT_MAX_LISTENER_TUNNELS, /* tunnels at once on one listener */
+  HB_LIMIT_PING_INTERVAL,     /* h2 keepalive PING interval, 0 = off */
   HB_LIMIT_COUNT
 };
 
@@ -51,6 +54,9 @@ typedef struct hb_limits {
   double drain_timeout;         /* 30s */
   uint64_t max_connections;     /* 10000 on listeners, 64 on upstreams */
   uint64_t buffer;              /* 64KiB */
+  uint64_t max_tunnels;         /* 100 */
+  uint64_t max_listener_tunnels;/* 10000 */
+  double ping_interval;         /* 0 */
   uint32_t set;
 } hb_limits;
 

@@ -52,6 +52,7 @@ typedef struct hb_conn {
   int shutdown_wr;       /* half-close our side once |out| is written */
   int shutdown_done;
   int abort_close;       /* close with a TCP reset (SO_LINGER 0) */
+  size_t ntunnels;       /* tunnels running with this conn downstream */
   struct hb_conn *posted_next; /* worker's flush list */
   struct hb_conn *next, *prev; /* worker's conn list */
   const hb_engine_ops *engine;

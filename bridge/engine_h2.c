@@ -41,6 +41,8 @@ typedef struct h2 {
   size_t nstreams;
   int draining, goaway_received, capacity_changed;
   int remote_settings_seen; /* the peer's first SETTINGS arrived */
+  ev_timer ping;            /* keepalive (ping_interval) */
+  int ping_outstanding, ping_failed;
 } h2;
 
 static h2 *H(hb_conn *c) { return c->engine_data; }
@@ -176,6 +178,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   h2 *h = ud;
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     h->goaway_received = 1;
+    return 0;
+  }
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+    h->ping_outstanding = 0;
     return 0;
   }
   if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
@@ -356,6 +362,21 @@ static void answer_local(h2 *h, h2s *t, int status, const char *msg) {
 
 /* ---- engine ops ---- */
 
+/* Keepalive: a PING every ping_interval while streams are open; one left
+ * unanswered by the next tick means the peer (or the path) is gone. */
+static void ping_cb(struct ev_loop *loop, ev_timer *w, int revents) {
+  (void)loop;
+  (void)revents;
+  h2 *h = w->data;
+  if (h->nstreams == 0) return;
+  if (h->ping_outstanding) {
+    h->ping_failed = 1;
+  } else if (nghttp2_submit_ping(h->session, NGHTTP2_FLAG_NONE, NULL) == 0) {
+    h->ping_outstanding = 1;
+  }
+  hb_conn_want_flush(h->c);
+}
+
 static int h2_init(hb_conn *c) {
   h2 *h = hb_calloc(1, sizeof(*h));
   if (!h) return HB_ERR_NOMEM;
@@ -402,6 +423,12 @@ static int h2_init(hb_conn *c) {
   if (l->connection_window > 65535)
     nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, (int32_t)l->connection_window);
   if (h->server) hb_conn_set_timer(c, l->idle_timeout);
+  ev_init(&h->ping, ping_cb);
+  h->ping.data = h;
+  if (l->ping_interval > 0) {
+    h->ping.repeat = l->ping_interval;
+    ev_timer_again(c->w->loop, &h->ping);
+  }
   hb_conn_want_flush(c);
   return 0;
 }
@@ -425,6 +452,10 @@ static ssize_t h2_on_read(hb_conn *c, const uint8_t *data, size_t len) {
 
 static int h2_flush(hb_conn *c) {
   h2 *h = H(c);
+  if (h->ping_failed) {
+    hb_log_info(c->id, -1, "no PING answer within ping_interval: closing");
+    return HB_ERR_TIMEOUT;
+  }
   /* Release cleanly closed streams whose bytes the peer has taken. */
   for (h2s *t = h->streams, *next; t; t = next) {
     next = t->next;
@@ -470,6 +501,7 @@ static void h2_destroy(hb_conn *c, const char *reason) {
     if (t->s.x) hb_exchange_on_reset(&t->s, reason ? reason : "connection closed");
     free_stream(h, t);
   }
+  ev_timer_stop(c->w->loop, &h->ping);
   nghttp2_session_del(h->session);
   hb_free(h);
   c->engine_data = NULL;

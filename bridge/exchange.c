@@ -63,6 +63,7 @@ static void exchange_finish(hb_exchange *x) {
   hb_access_log(&r);
 
   ev_timer_stop(x->w->loop, &x->timer);
+  if (x->tunnel_listener) x->tunnel_listener->ntunnels--;
   if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
   if (x->has_local) hb_stream_clear(&x->local);
   hb_head_free(&x->req);
@@ -83,6 +84,7 @@ static void maybe_finish(hb_exchange *x) {
 
 static void detach(hb_exchange *x, hb_stream *s) {
   if (x->ds == s) {
+    if (x->tunnel_listener) s->conn->ntunnels--;
     x->bytes_in = s->bytes_in;
     x->bytes_out = s->bytes_out;
     x->ds = NULL;
@@ -191,6 +193,20 @@ static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_
   if (in_h2 && ds->rx_eof) {
     hb_exchange_fail(x, 400, "extended CONNECT with END_STREAM opens no tunnel");
     return;
+  }
+  hb_listener *lst = c->listener;
+  if (c->ntunnels >= c->limits->max_tunnels) {
+    hb_exchange_fail(x, 503, "too many tunnels on this connection (max_tunnels)");
+    return;
+  }
+  if (lst && lst->ntunnels >= lst->cfg->limits.max_listener_tunnels) {
+    hb_exchange_fail(x, 503, "too many tunnels on this listener (max_listener_tunnels)");
+    return;
+  }
+  if (lst) {
+    x->tunnel_listener = lst;
+    lst->ntunnels++;
+    c->ntunnels++;
   }
   if (!ws && in_h2 != out_h2) {
     hb_exchange_fail(x, 501, "only WebSocket tunnels are translated between HTTP/1.1 and HTTP/2");

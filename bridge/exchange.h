@@ -14,6 +14,7 @@
 
 typedef struct hb_worker hb_worker;
 typedef struct hb_gen hb_gen;
+typedef struct hb_listener hb_listener;
 typedef struct hb_pool hb_pool;
 typedef struct hb_conn hb_conn;
 
@@ -43,6 +44,7 @@ typedef struct hb_exchange {
   char *log_method, *log_authority, *log_path; /* copies for the access log */
   int tunnel;             /* a tunnel (WebSocket) was asked for and routed */
   int tunnel_up;          /* ... and the upstream accepted it */
+  hb_listener *tunnel_listener; /* counted in its ntunnels (and ds->conn's) */
   char ws_key[32];        /* Sec-WebSocket-Key sent to an HTTP/1.1 upstream */
   char client_key[32];    /* the HTTP/1.1 client's Sec-WebSocket-Key */
   char *log_protocol;

@@ -23,6 +23,7 @@ typedef struct hb_listener {
   ev_timer backoff;   /* accept paused after EMFILE/ENFILE or at the conn cap */
   SSL_CTX *ssl_ctx;
   size_t nconns;
+  size_t ntunnels;    /* tunnels running on its conns */
   int h2_connect_protocol; /* advertise SETTINGS_ENABLE_CONNECT_PROTOCOL */
   int retired;        /* its generation was replaced: accepts no more */
 } hb_listener;

@@ -37,6 +37,9 @@ ulimit -c 0
 
 make -s -C "$HERE" all || exit 1
 [ -x "$H2BRIDGE" ] || make -s -C "$ROOT" -j2 h2bridge || exit 1
+# Run a snapshot: a rebuild of the tree's binary during the run must not break it.
+cp "$H2BRIDGE" "$WORK/h2bridge" || exit 1
+H2BRIDGE=$WORK/h2bridge
 for t in nghttpx haproxy; do
     command -v $t >/dev/null || { echo "run.sh: $t not found; skipping it" >&2; ONLY=${ONLY//$t/}; }
 done
@@ -123,7 +126,11 @@ cell() {
         next_port=$((next_port + 1))
         "start_$proxy" "$port"
         pid=$PPID_
-        wait_listen "$port" || { kill "$pid" 2>/dev/null; return; }
+        if ! wait_listen "$port"; then
+            kill "$pid" 2>/dev/null
+            echo "{\"kind\":\"$kind\",\"proxy\":\"$proxy\",\"path\":\"$path\",\"size\":$size,\"cpu_ticks\":0,\"clk_tck\":$TCK,\"vmhwm_kb\":0,\"alive\":0,\"load\":{\"messages\":0,\"errors\":-1}}" >>"$JSONL"
+            return
+        fi
     fi
     local c0=0 r
     [ -n "$pid" ] && c0=$(cpu_ticks "$pid")
@@ -146,7 +153,7 @@ cell() {
     fi
     [ -z "$r" ] && r='{"messages":0,"errors":-1}'
     echo "{\"kind\":\"$kind\",\"proxy\":\"$proxy\",\"path\":\"$path\",\"size\":$size,\"cpu_ticks\":$((c1 - c0)),\"clk_tck\":$TCK,\"vmhwm_kb\":$hwm,\"alive\":$alive,\"load\":$r}" >>"$JSONL"
-    printf '  %-5s %-9s %-8s %6s B  %s\n' "$kind" "$proxy" "$path" "$size" "$r" >&2
+    printf '%4ss %-5s %-9s %-8s %6s B  %s\n' "$SECONDS" "$kind" "$proxy" "$path" "$size" "$r" >&2
 }
 
 # idle PROXY PATH K: RSS per idle tunnel.
@@ -176,7 +183,7 @@ idle() {
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
     echo "{\"kind\":\"idle\",\"proxy\":\"$proxy\",\"path\":\"$path\",\"tunnels\":${ready:-0},\"want\":$k,\"rss_before_kb\":${before:-0},\"rss_after_kb\":${after:-0},\"alive\":$alive,\"held\":$(tail -1 "$f" | grep -q idle_held && tail -1 "$f" || echo null)}" >>"$JSONL"
-    printf '  idle  %-9s %-8s %5s tunnels  RSS %s -> %s KiB\n' "$proxy" "$path" "${ready:-0}" "$before" "$after" >&2
+    printf '%4ss idle  %-9s %-8s %5s tunnels  RSS %s -> %s KiB\n' "$SECONDS" "$proxy" "$path" "${ready:-0}" "$before" "$after" >&2
     sleep 1 # let TIME_WAIT/close storms settle
 }
 

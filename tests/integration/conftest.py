@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -29,7 +28,7 @@ READY_DEADLINE = 10.0
 MiB = 1 << 20
 
 sys.path.insert(0, str(HERE))
-from backend_h1 import BLOCK, TRAILER_BODY, pattern  # noqa: E402,F401
+from backend_h1 import BLOCK, TRAILER_BODY, pattern  # noqa: E402,F401 (re-exported to tests)
 
 
 # ---------------------------------------------------------------- utilities

@@ -3,7 +3,6 @@
 Every bad-input case is followed by a normal request on a new connection.
 """
 import hashlib
-import json
 import os
 import signal
 import socket

@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from conftest import (MiB, H1Reader, H2Client, TRAILER_BODY, curl, free_port, h1_get,
-                      pattern_sha256, require_tool, sha256, std_config)
+from conftest import (MiB, H1Reader, H2Client, TRAILER_BODY, curl, pattern_sha256, require_tool,
+                      sha256)
 
 CLIENTS = ["h1", "h1-tls", "h2c", "h2-tls"]
 UPSTREAMS = ["h1", "h2c", "h2s"]

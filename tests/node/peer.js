@@ -8,6 +8,7 @@
 //   h2-ws-echo-server PORT [CERT KEY]    RFC 8441 echo server (h2c, or h2 over TLS)
 //   ws-client URL [options]              RFC 6455 client (ws package)
 //   h2-ws-client URL [options]           RFC 8441 client (own framing)
+//   cdp-wait USER_DATA_DIR EXPR TIMEOUT  polls a headless Chromium page (DevTools protocol)
 // Client options: --count N --sizes a,b,c --close CODE --ca FILE --protocol P
 //   --deflate 1 --header 'Name: value' (repeatable) --headers-first 1
 //   (the first message is the backend's view of the request headers, returned
@@ -222,6 +223,7 @@ function serverCloseCode(path) {
 
 function wsEchoServer(port, cert, key) {
   const handler = (req, res) => {
+    emit({ event: 'http', path: req.url, method: req.method, httpVersion: req.httpVersion });
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(process.env.PEER_PAGE ? fs.readFileSync(process.env.PEER_PAGE) : 'websocket only\n');
   };
@@ -383,7 +385,7 @@ function h2WsClient(urlText, opts) {
   const session = http2.connect(url.origin, { ca: ca ? fs.readFileSync(ca) : undefined,
                                              servername: url.hostname === '127.0.0.1' ? 'localhost' : undefined });
   session.on('error', (e) => finish({ ok: 0, bad: 0, error: String(e.message) }));
-  let started = false;
+  let started = false, gotResponse = false;
   session.on('remoteSettings', (s) => {
     if (started) return;
     started = true;
@@ -396,7 +398,11 @@ function h2WsClient(urlText, opts) {
     if (arg('--deflate')) hdrs['sec-websocket-extensions'] = 'permessage-deflate; client_no_context_takeover; server_no_context_takeover';
     const stream = session.request(hdrs, { endStream: false });
     stream.on('error', (e) => finish({ ok: 0, bad: 0, error: 'stream: ' + String(e.message || e) }));
+    stream.on('close', () => { if (!stream.sentHeaders || !gotResponse) finish({ ok: 0, bad: 0, error: `stream closed before a response (rst code ${stream.rstCode})` }); });
+    session.on('goaway', (code) => { if (!gotResponse) finish({ ok: 0, bad: 0, error: `GOAWAY ${code} before a response` }); });
+    session.on('close', () => { if (!gotResponse) finish({ ok: 0, bad: 0, error: 'session closed before a response' }); });
     stream.on('response', (h) => {
+      gotResponse = true;
       const st = Number(h[':status']);
       if (st < 200 || st > 299) {
         let body = '';
@@ -425,6 +431,44 @@ function h2WsClient(urlText, opts) {
   });
 }
 
+// cdp-wait USER_DATA_DIR EXPR TIMEOUT_MS: attaches to the page of a Chromium
+// started with --remote-debugging-port=0 --user-data-dir=USER_DATA_DIR and
+// evaluates EXPR every 200 ms until it yields a non-empty string; prints it.
+async function cdpWait(dir, expr, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const fail = (why) => { console.log(JSON.stringify({ error: why })); process.exit(1); };
+  let port = null, page = null;
+  while (!page) {
+    if (Date.now() > deadline) fail('no DevTools page target');
+    try {
+      if (!port) port = fs.readFileSync(`${dir}/DevToolsActivePort`, 'utf8').split('\n')[0];
+      const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+      page = list.find((t) => t.type === 'page' && t.webSocketDebuggerUrl);
+    } catch (e) { /* not up yet */ }
+    if (!page) await sleep(100);
+  }
+  const ws = new WebSocket(page.webSocketDebuggerUrl, { perMessageDeflate: false, maxPayload: MAX_MESSAGE });
+  await new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); });
+  let id = 0;
+  const pending = new Map();
+  ws.on('message', (d) => {
+    const m = JSON.parse(d.toString());
+    if (m.id && pending.has(m.id)) { pending.get(m.id)(m); pending.delete(m.id); }
+  });
+  const call = (method, params) => new Promise((res) => { const i = ++id; pending.set(i, res); ws.send(JSON.stringify({ id: i, method, params })); });
+  for (;;) {
+    if (Date.now() > deadline) {
+      const r = await call('Runtime.evaluate', { expression: 'document.documentElement.outerHTML', returnByValue: true });
+      fail('timeout; DOM: ' + String(r.result && r.result.result && r.result.result.value).slice(0, 2000));
+    }
+    const r = await call('Runtime.evaluate', { expression: expr, returnByValue: true });
+    const v = r.result && r.result.result && r.result.result.value;
+    if (typeof v === 'string' && v.length) { console.log(v); process.exit(0); }
+    await sleep(200);
+  }
+}
+
 const opts = { count: arg('--count', '10'), sizes: arg('--sizes', '1,100,70000'), close: arg('--close', '1000'),
                headersFirst: !!arg('--headers-first'), waitClose: !!arg('--wait-close') };
 const mode = process.argv[2];
@@ -432,6 +476,7 @@ if (mode === 'ws-echo-server') wsEchoServer(Number(process.argv[3]), process.arg
 else if (mode === 'h2-ws-echo-server') h2WsEchoServer(Number(process.argv[3]), process.argv[4], process.argv[5]);
 else if (mode === 'ws-client') wsClient(process.argv[3], opts);
 else if (mode === 'h2-ws-client') h2WsClient(process.argv[3], opts);
+else if (mode === 'cdp-wait') cdpWait(process.argv[3], process.argv[4], Number(process.argv[5] || 60000));
 else {
   console.error('usage: see the header of peer.js');
   process.exit(2);

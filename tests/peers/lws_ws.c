@@ -12,7 +12,8 @@
  *   lws_ws client HOST PORT PATH COUNT CLOSE [tls CAFILE]
  *       HTTP/1.1 client: sends COUNT messages (sizes cycling 1,125,126,65536,
  *       200000; text and binary alternating), checks every echo in order, then
- *       closes with CLOSE (0: wait for the server's close). Prints one JSON
+ *       closes with CLOSE (0: wait for the server's close). Env LWS_WS_SIZES
+ *       (e.g. "1,125,70000") replaces the size list. Prints one JSON
  *       line: {"ok":N,"bad":N,"close":CODE_RECEIVED,"error":...}; exit 0 if all ok.
  *
  * Build: cc -O1 -o lws_ws tests/peers/lws_ws.c $(pkg-config --cflags --libs libwebsockets)
@@ -24,19 +25,18 @@
 #include <string.h>
 
 static int interrupted;
-static int sizes[] = {1, 125, 126, 65536, 200000};
-#define NSIZES (sizeof(sizes) / sizeof(sizes[0]))
+static int sizes[16] = {1, 125, 126, 65536, 200000};
+static unsigned int NSIZES = 5;
 
 struct msg {
 	struct msg *next;
-	size_t len;
+	size_t len, off;
 	int binary;
 	unsigned char *buf; /* LWS_PRE + len */
 };
 
 struct pss {
 	struct msg *head, *tail; /* queued messages to send */
-	size_t sent_off;         /* unused: lws buffers partial writes itself */
 	unsigned char *rx;       /* message being reassembled */
 	size_t rxlen, rxcap;
 	int rxbin;
@@ -66,18 +66,33 @@ static void queue(struct pss *p, const unsigned char *data, size_t len, int bina
 	p->tail = m;
 }
 
+/* Writes the next piece (at most 4 KiB) of the first queued message as one
+ * WebSocket fragment: one lws_write per WRITEABLE callback, which is what lws
+ * needs for ws-over-h2 (it does not buffer large writes on h2 streams). */
 static int write_one(struct lws *wsi, struct pss *p)
 {
 	struct msg *m = p->head;
+	size_t n;
+	int first, final, flags;
+
 	if (!m)
 		return 0;
-	if (lws_write(wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)m->len)
+	n = m->len - m->off;
+	if (n > 4096)
+		n = 4096;
+	first = m->off == 0;
+	final = m->off + n == m->len;
+	flags = lws_write_ws_flags(m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT, first, final);
+	if (lws_write(wsi, m->buf + LWS_PRE + m->off, n, (enum lws_write_protocol)flags) < (int)n)
 		return -1;
-	p->head = m->next;
-	if (!p->head)
-		p->tail = NULL;
-	free(m->buf);
-	free(m);
+	m->off += n;
+	if (final) {
+		p->head = m->next;
+		if (!p->head)
+			p->tail = NULL;
+		free(m->buf);
+		free(m);
+	}
 	if (p->head)
 		lws_callback_on_writable(wsi);
 	return 0;
@@ -321,6 +336,14 @@ static int run_client(int argc, char **argv)
 		fprintf(stderr, "usage: lws_ws client HOST PORT PATH COUNT CLOSE [tls CAFILE]\n");
 		return 2;
 	}
+	if (getenv("LWS_WS_SIZES")) { /* e.g. "1,125,126,65536" */
+		char *e = getenv("LWS_WS_SIZES"), *end;
+		for (NSIZES = 0; NSIZES < 16 && *e; e = *end ? end + 1 : end) {
+			sizes[NSIZES++] = (int)strtol(e, &end, 10);
+			if (end == e)
+				break;
+		}
+	}
 	c_count = atoi(argv[5]);
 	c_close = atoi(argv[6]);
 	memset(&info, 0, sizeof(info));
@@ -345,7 +368,7 @@ static int run_client(int argc, char **argv)
 	ci.local_protocol_name = "echo";
 	ci.alpn = "http/1.1";
 	if (tls)
-		ci.ssl_connection = LCCSCF_USE_SSL | LCCSCF_ALLOW_SELFSIGNED * 0;
+		ci.ssl_connection = LCCSCF_USE_SSL;
 	if (!lws_client_connect_via_info(&ci)) {
 		printf("{\"ok\":0,\"bad\":0,\"error\":\"connect failed\"}\n");
 		return 1;

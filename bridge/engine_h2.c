@@ -43,6 +43,7 @@ typedef struct h2 {
   int remote_settings_seen; /* the peer's first SETTINGS arrived */
   ev_timer ping;            /* keepalive (ping_interval) */
   int ping_outstanding, ping_failed;
+  int peer_eof;             /* the peer closed; only draining streams remain */
 } h2;
 
 static h2 *H(hb_conn *c) { return c->engine_data; }
@@ -476,6 +477,7 @@ static int h2_flush(hb_conn *c) {
       nghttp2_session_resume_data(h->session, t->id);
     }
   }
+  if (h->peer_eof) return h->nstreams ? 0 : HB_ERR_EOF;
   int rv = nghttp2_session_send(h->session);
   if (rv != 0) {
     hb_log_info(c->id, -1, "HTTP/2 send failed: %s", nghttp2_strerror(rv));
@@ -489,8 +491,17 @@ static int h2_flush(hb_conn *c) {
 }
 
 static int h2_on_eof(hb_conn *c) {
-  (void)c;
-  return HB_ERR_EOF;
+  h2 *h = H(c);
+  /* Streams the peer completed before closing still deliver what they hold;
+   * the others are lost with the connection. */
+  for (h2s *t = h->streams, *next; t; t = next) {
+    next = t->next;
+    if (t->closed) continue;
+    if (t->s.x) hb_exchange_on_reset(&t->s, "connection closed by peer");
+    free_stream(h, t);
+  }
+  h->peer_eof = 1;
+  return h->nstreams ? 0 : HB_ERR_EOF;
 }
 
 static void h2_destroy(hb_conn *c, const char *reason) {
@@ -533,7 +544,8 @@ static int h2_timeout(hb_conn *c) {
 
 static int h2_open_stream(hb_conn *c, const hb_head *head, int end, hb_stream **out) {
   h2 *h = H(c);
-  if (h->draining || h->goaway_received || c->state != HB_CONN_OPEN || c->closing_after_write) return HB_ERR_AGAIN;
+  if (h->draining || h->goaway_received || h->peer_eof || c->state != HB_CONN_OPEN || c->closing_after_write)
+    return HB_ERR_AGAIN;
   uint32_t remote_max = nghttp2_session_get_remote_settings(h->session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
   size_t cap = c->pool ? (size_t)c->pool->u->max_streams_per_connection : 100;
   if (remote_max < cap) cap = remote_max;

@@ -7,11 +7,9 @@ close code it got back into the DOM. Read through the DevTools protocol
 (peer.js cdp-wait). Needs the Debian package `chromium` (+ chromium-common).
 """
 import json
-import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest

@@ -11,17 +11,15 @@ import json
 import os
 import select
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Spawner, free_port, rss_kib
+from conftest import Spawner, free_port
 from ws_peers import (CONNECT_ERROR, MiB, RawWsBackend, h1_connect, h1_upgrade, h2_client,
                       h2_connect_ws, h2_pump_until, h2_send, node_client, node_server,
                       read_head, read_until_close, server_events, upgrade_request,
@@ -400,13 +398,34 @@ def test_h2_client_reset_after_end_stream_closes_backend(env, code):
         c.close()
 
 
+@pytest.mark.parametrize("backend", ["h1", "h2c"])
+def test_tls_client_abrupt_close_delivers_data(env, backend):
+    """An h1 TLS client sends 1000 bytes in the tunnel (e.g. a WebSocket close
+    frame) and closes TCP without close_notify: the bytes h2bridge read before
+    the unexpected EOF must still reach the backend (THREATS §1c: never drop
+    buffered data), even if the tunnel then ends with a reset. Seen with the
+    lws client, which closes this way right after echoing a close frame."""
+    path = ("/raw/%s/hold" if backend == "h1" else "/h2c/%s/raw-halfclose") % uniq("abrupt")
+    s, st, h, extra = h1_upgrade(env.tls, path, tls=True, ca=env.certs.ca)
+    assert st == 101
+    s.sendall(b"q" * 1000)
+    fd = s.detach()            # no close_notify: close the TCP socket under TLS
+    os.close(fd)
+    if backend == "h1":
+        conn = env.raw.find(path)
+        assert wait_for(lambda: conn.eof_at is not None, 3)
+        assert bytes(conn.received) == b"q" * 1000, (len(conn.received), diag(env))
+    else:
+        ev = wait_server_event(env.h2c, "raw-close", path, timeout=3)
+        assert ev is not None and ev["bytes"] == 1000, (ev, server_events(env.h2c, None, path), diag(env))
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
 def test_h1_client_disconnect_closes_backend(env, tls):
-    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, "/raw/" + uniq("hold") + "/hold",
-                                 tls=tls, ca=env.certs.ca)
+    """The h1 client resets its connection: the backend's closes within 1 s."""
+    path = "/raw/" + uniq("hold") + "/hold"
+    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, path, tls=tls, ca=env.certs.ca)
     assert st == 101
-    conn = env.raw.find("/hold")
-    path = [x for x in env.raw.conns if "/hold" in x.path][-1].path
     conn = env.raw.find(path)
     t0 = time.monotonic()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import select
 import shutil
 import socket
 import ssl
@@ -21,7 +20,6 @@ import struct
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 

@@ -248,6 +248,7 @@ function h2WsEchoServer(port, cert, key) {
   const onStream = (stream, headers) => {
     const path = headers[':path'] || '';
     emit({ event: 'request', path, method: headers[':method'], headers });
+    stream.on('error', (e) => emit({ event: 'stream-error', path, error: String(e.message || e) }));
     if (headers[':method'] !== 'CONNECT' || headers[':protocol'] !== 'websocket') {
       stream.respond({ ':status': 404 });
       stream.end('not found\n');
@@ -266,6 +267,7 @@ function h2WsEchoServer(port, cert, key) {
       let n = 0;
       stream.on('data', (d) => { n += d.length; });
       stream.on('end', () => { emit({ event: 'raw-end', path, bytes: n }); stream.end(`got ${n}\n`); });
+      stream.on('close', () => emit({ event: 'raw-close', path, bytes: n, rstCode: stream.rstCode }));
       return;
     }
     if (path.includes('/raw-serverfin')) {
@@ -277,7 +279,6 @@ function h2WsEchoServer(port, cert, key) {
     }
     if (path.includes('/raw-rst')) {       // some bytes, then RST_STREAM(CANCEL)
       stream.write('x');
-      stream.on('error', () => {});
       setTimeout(() => stream.destroy(new Error('reset by the test backend')), 100);   // RST_STREAM(INTERNAL_ERROR), no END_STREAM
       return;
     }

@@ -3,7 +3,9 @@
  * SSL_write.  Teardown happens here, in the libev callbacks, or in the
  * worker's prepare callback — never inside engine code.  See conn.h. */
 #include "conn.h"
+#include "connector.h"
 #include "engine.h"
+#include "gateway.h"
 #include "errors.h"
 #include "listener.h"
 #include "log.h"
@@ -256,15 +258,26 @@ static void handshake_done(hb_conn *c) {
   ev_io_stop(c->w->loop, &c->wev);
   hb_conn_set_timer(c, 0);
   c->alpn = hb_tls_alpn(c->ssl);
-  const hb_engine_ops *e = (c->alpn && strcmp(c->alpn, "h2") == 0) ? &hb_engine_h2 : &hb_engine_h1;
-  if (c->role == HB_CONN_DIALED) {
-    if (c->pool && c->pool->u->protocol == HB_PROTO_H2 && e != &hb_engine_h2) {
+  int reversed = c->alpn && (strcmp(c->alpn, "rh2") == 0 || strcmp(c->alpn, "rh1") == 0);
+  int h2 = c->alpn && (strcmp(c->alpn, "h2") == 0 || strcmp(c->alpn, "rh2") == 0);
+  const hb_engine_ops *e = h2 ? &hb_engine_h2 : &hb_engine_h1;
+  if (c->connector) {
+    /* Origin side: the gateway must have selected exactly what we offered. */
+    const char *want = c->connector->cfg->protocol;
+    if (!c->alpn || strcmp(c->alpn, want) != 0) {
+      hb_log_warn(c->id, -1, "gateway %s selected %s instead of %s: refusing to serve it", c->peer,
+                  c->alpn ? c->alpn : "no protocol", want);
+      conn_fail(c, HB_ERR_PROTO, "gateway selected the wrong protocol");
+      return;
+    }
+    c->http_server = 1; /* reversed: we dialed, we answer */
+  } else if (c->role == HB_CONN_DIALED) {
+    if (c->pool && c->pool->u->protocol == HB_PROTO_H2 && !h2) {
       conn_fail(c, HB_ERR_PROTO, "upstream did not select h2 by ALPN");
       return;
     }
-  } else if (c->alpn && strcmp(c->alpn, "h2") != 0 && strcmp(c->alpn, "http/1.1") != 0) {
-    conn_fail(c, HB_ERR_PROTO, "ALPN protocol not served by this version");
-    return;
+  } else if (reversed) {
+    c->http_server = 0; /* gateway: the origin dialed us and answers our requests */
   }
   int rc = hb_conn_set_engine(c, e);
   if (rc != 0) {
@@ -272,8 +285,10 @@ static void handshake_done(hb_conn *c) {
     return;
   }
   ev_io_start(c->w->loop, &c->rev);
+  if (c->connector) hb_connector_on_ready(c);
+  else if (reversed && c->role == HB_CONN_ACCEPTED) hb_gateway_start(c);
   /* h2 upstreams become usable when their SETTINGS arrive (engine_h2). */
-  if (c->role == HB_CONN_DIALED && e != &hb_engine_h2) hb_pool_on_capacity(c);
+  else if (c->role == HB_CONN_DIALED && e != &hb_engine_h2) hb_pool_on_capacity(c);
   hb_conn_want_flush(c);
 }
 
@@ -494,6 +509,8 @@ void hb_conn_close(hb_conn *c, const char *reason) {
   ev_timer_stop(c->w->loop, &c->timer);
   if (was_open && c->engine && c->engine->destroy) c->engine->destroy(c, reason);
   if (c->pool) hb_pool_on_gone(c, reason);
+  if (c->reverse) hb_gateway_free(c);
+  if (c->connector) hb_connector_on_gone(c, reason);
   if (c->listener) hb_listener_conn_gone(c->listener);
   if (c->abort_close) {
     struct linger lg = {1, 0};

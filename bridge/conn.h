@@ -53,6 +53,13 @@ typedef struct hb_conn {
   int shutdown_done;
   int abort_close;       /* close with a TCP reset (SO_LINGER 0) */
   size_t ntunnels;       /* tunnels running with this conn downstream */
+  size_t nout;           /* exchanges this conn carries upstream (load balancing) */
+  int http_server;       /* HTTP role: we answer requests here (else we send them);
+                            kept apart from |role|, since rh1/rh2 invert it */
+  struct hb_reverse *reverse;      /* gateway side of rh1/rh2: authorization state (owned) */
+  struct hb_connector *connector; /* connector side: the connector that dialed it */
+  size_t connector_slot;
+  int auth_refused;      /* connector: the gateway refused our authorization */
   struct hb_conn *posted_next; /* worker's flush list */
   struct hb_conn *next, *prev; /* worker's conn list */
   const hb_engine_ops *engine;

@@ -43,6 +43,9 @@ typedef struct hb_engine_ops {
   void (*resume)(hb_stream *s);
   /* |n| bytes of |s|->rx were taken by the peer: give the credit back. */
   void (*consumed)(hb_stream *s, size_t n);
+  /* Ends the whole connection with a reason the peer can see (GOAWAY |code|
+   * with |debug| on h2; a close on h1), after what is queued. */
+  void (*refuse)(hb_conn *c, uint32_t code, const char *debug);
   /* Aborts |s| (RST_STREAM |h2_code| on h2; close the connection on h1). */
   void (*reset)(hb_stream *s, uint32_t h2_code);
 } hb_engine_ops;

@@ -68,7 +68,7 @@ static int h1_init(hb_conn *c) {
   h1 *h = hb_calloc(1, sizeof(*h));
   if (!h) return HB_ERR_NOMEM;
   h->c = c;
-  h->server = c->role == HB_CONN_ACCEPTED;
+  h->server = c->http_server;
   h->keep_alive = 1;
   c->engine_data = h;
   c->rmax = (size_t)c->limits->header_bytes + 4096;
@@ -531,7 +531,7 @@ static int h1_flush(hb_conn *c) {
       if (!reusable) return HB_ERR_EOF;
       h->in = IN_HEAD;
       h->out = OUT_IDLE;
-      hb_conn_set_timer(c, c->pool ? c->pool->u->limits.idle_timeout : c->limits->idle_timeout);
+      hb_conn_set_timer(c, c->pool ? c->pool->limits->idle_timeout : c->limits->idle_timeout);
       hb_pool_on_capacity(c);
     }
   }
@@ -749,6 +749,16 @@ static int h1_submit_response(hb_stream *s, const hb_head *head, int end) {
 
 static void h1_resume(hb_stream *s) { hb_conn_want_flush(s->conn); }
 
+static void h1_refuse(hb_conn *c, uint32_t code, const char *debug) {
+  (void)code;
+  (void)debug; /* HTTP/1.1 has no way to say it: the connection just closes */
+  h1 *h = H(c);
+  h->broken = 1;
+  h->keep_alive = 0;
+  c->closing_after_write = 1;
+  hb_conn_want_flush(c);
+}
+
 static void h1_consumed(hb_stream *s, size_t n) {
   (void)n;
   hb_conn_want_flush(s->conn);
@@ -778,6 +788,7 @@ const hb_engine_ops hb_engine_h1 = {
   .open_stream = h1_open_stream,
   .submit_response = h1_submit_response,
   .resume = h1_resume,
+  .refuse = h1_refuse,
   .consumed = h1_consumed,
   .reset = h1_reset,
 };

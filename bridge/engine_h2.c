@@ -5,6 +5,7 @@
  * consumed only when the peer leg has taken them from the stream's rx.
  * Worker-local. */
 #include "conn.h"
+#include "connector.h"
 #include "engine.h"
 #include "errors.h"
 #include "exchange.h"
@@ -66,7 +67,7 @@ static void free_stream(h2 *h, h2s *t) {
   hb_free(t);
   h->capacity_changed = 1;
   if (h->nstreams == 0 && !h->draining) {
-    double idle = h->c->pool ? h->c->pool->u->limits.idle_timeout : h->c->limits->idle_timeout;
+    double idle = h->c->pool ? h->c->pool->limits->idle_timeout : h->c->limits->idle_timeout;
     hb_conn_set_timer(h->c, idle);
   }
 }
@@ -179,6 +180,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   h2 *h = ud;
   if (frame->hd.type == NGHTTP2_GOAWAY) {
     h->goaway_received = 1;
+    if (frame->goaway.error_code == NGHTTP2_INADEQUATE_SECURITY && h->c->connector) h->c->auth_refused = 1;
+    if (frame->goaway.opaque_data_len)
+      hb_log_info(h->c->id, -1, "GOAWAY from %s: %s: %.*s", h->c->peer, nghttp2_http2_strerror(frame->goaway.error_code),
+                  (int)HB_MIN(frame->goaway.opaque_data_len, 200), (const char *)frame->goaway.opaque_data);
     return 0;
   }
   if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
@@ -382,7 +387,7 @@ static int h2_init(hb_conn *c) {
   h2 *h = hb_calloc(1, sizeof(*h));
   if (!h) return HB_ERR_NOMEM;
   h->c = c;
-  h->server = c->role == HB_CONN_ACCEPTED;
+  h->server = c->http_server;
   c->engine_data = h;
   c->rmax = 16384;
   nghttp2_session_callbacks *cb;
@@ -418,7 +423,8 @@ static int h2_init(hb_conn *c) {
   if (!h->server) iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
   /* RFC 8441 §3: only where a route carries tunnels (browsers that see it
    * send WebSockets over h2 and fail where nothing would serve them). */
-  if (h->server && c->listener && c->listener->h2_connect_protocol)
+  if (h->server && ((c->listener && c->listener->h2_connect_protocol) ||
+                    (c->connector && c->connector->h2_connect_protocol)))
     iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
   if (nghttp2_submit_settings(h->session, NGHTTP2_FLAG_NONE, iv, niv) != 0) return HB_ERR_NOMEM;
   if (l->connection_window > 65535)
@@ -547,7 +553,7 @@ static int h2_open_stream(hb_conn *c, const hb_head *head, int end, hb_stream **
   if (h->draining || h->goaway_received || h->peer_eof || c->state != HB_CONN_OPEN || c->closing_after_write)
     return HB_ERR_AGAIN;
   uint32_t remote_max = nghttp2_session_get_remote_settings(h->session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
-  size_t cap = c->pool ? (size_t)c->pool->u->max_streams_per_connection : 100;
+  size_t cap = c->pool ? c->pool->max_streams_per_conn : 100;
   if (remote_max < cap) cap = remote_max;
   if (h->nstreams >= cap) return HB_ERR_AGAIN;
   if (!nghttp2_session_check_request_allowed(h->session)) return HB_ERR_AGAIN;
@@ -616,6 +622,15 @@ static int h2_submit_response(hb_stream *s, const hb_head *head, int end) {
 
 static void h2_resume(hb_stream *s) { hb_conn_want_flush(s->conn); }
 
+static void h2_refuse(hb_conn *c, uint32_t code, const char *debug) {
+  h2 *h = H(c);
+  nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->session), code,
+                        (const uint8_t *)debug, debug ? strlen(debug) : 0);
+  h->draining = 1;
+  c->closing_after_write = 1;
+  hb_conn_want_flush(c);
+}
+
 static void h2_consumed(hb_stream *s, size_t n) {
   h2s *t = S(s);
   h2 *h = H(s->conn);
@@ -648,6 +663,7 @@ const hb_engine_ops hb_engine_h2 = {
   .open_stream = h2_open_stream,
   .submit_response = h2_submit_response,
   .resume = h2_resume,
+  .refuse = h2_refuse,
   .consumed = h2_consumed,
   .reset = h2_reset,
 };

@@ -9,6 +9,8 @@
 #include "log.h"
 #include "mem.h"
 #include "pool.h"
+#include "connector.h"
+#include "gateway.h"
 #include "router.h"
 #include "translator.h"
 #include "worker.h"
@@ -35,12 +37,14 @@ static const char *reason_phrase(int status) {
 
 static const char *proto_name(const hb_conn *c) {
   if (!c) return "-";
+  if (c->alpn && (strcmp(c->alpn, "rh2") == 0 || strcmp(c->alpn, "rh1") == 0)) return c->alpn;
   if (c->engine == &hb_engine_h2) return c->ssl ? "h2" : "h2c";
   return c->ssl ? "https/1.1" : "http/1.1";
 }
 
 static void exchange_finish(hb_exchange *x) {
   const hb_config *cfg = x->gen->cfg;
+  if (x->kind == HB_X_AUTH) goto release;
   hb_access_rec r;
   memset(&r, 0, sizeof(r));
   r.conn = x->conn_id;
@@ -50,7 +54,7 @@ static void exchange_finish(hb_exchange *x) {
   r.route = x->route >= 0 ? cfg->routes[x->route].name : NULL;
   r.proto_in = x->proto_in;
   r.proto_out = x->proto_out[0] ? x->proto_out : NULL;
-  r.upstream = x->pool ? x->pool->u->name : NULL;
+  r.upstream = x->pool ? x->pool->name : NULL;
   r.method = x->log_method;
   r.authority = x->log_authority;
   r.path = x->log_path;
@@ -62,6 +66,7 @@ static void exchange_finish(hb_exchange *x) {
   r.error = x->error;
   hb_access_log(&r);
 
+release:
   ev_timer_stop(x->w->loop, &x->timer);
   if (x->tunnel_listener) x->tunnel_listener->ntunnels--;
   if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
@@ -90,6 +95,7 @@ static void detach(hb_exchange *x, hb_stream *s) {
     x->ds = NULL;
   } else if (x->us == s) {
     x->us = NULL;
+    if (s->conn && s->conn->nout) s->conn->nout--;
   }
   s->x = NULL;
 }
@@ -98,7 +104,15 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   hb_exchange *x = t->data;
   (void)loop;
   (void)revents;
+  if (x->kind == HB_X_AUTH) {
+    hb_exchange_fail(x, 504, "the origin did not answer the authorization request in time");
+    return;
+  }
   if (!x->response_started) {
+    if (x->waiting && x->pool && x->pool->reverse) {
+      hb_exchange_fail(x, 503, "no authorized origin connection for this request within wait_for_origin");
+      return;
+    }
     hb_exchange_fail(x, 504, x->us ? "upstream response timed out" : "no upstream connection in time");
     return;
   }
@@ -131,14 +145,21 @@ static void touch(hb_exchange *x) {
   }
 }
 
-void hb_exchange_fail(hb_exchange *x, int status, const char *reason) {
-  if (!x->error) x->error = reason;
+/* Drops the upstream side of |x| (cancelling it) before a local answer. */
+static void drop_upstream(hb_exchange *x) {
   if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
   hb_stream *us = x->us;
   if (us && us != &x->local) {
     detach(x, us);
     us->conn->engine->reset(us, 0x8 /* CANCEL */);
   }
+}
+
+/* Answers the downstream with |h| and |body| from h2bridge itself (a
+ * synthetic upstream stream holds the body).  The downstream is reset when
+ * a response already began. */
+static void answer_local(hb_exchange *x, const hb_head *h, const char *body, size_t len) {
+  drop_upstream(x);
   hb_stream *ds = x->ds;
   if (!ds) {
     maybe_finish(x);
@@ -150,43 +171,119 @@ void hb_exchange_fail(hb_exchange *x, int status, const char *reason) {
     maybe_finish(x);
     return;
   }
-  hb_log_info(ds->conn->id, ds->id, "answering %d: %s", status, reason);
-  char body[256];
-  int n = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_phrase(status), reason);
-  hb_stream_init(&x->local, NULL, 0, HB_STREAM_CLIENT, sizeof(body));
+  hb_stream_init(&x->local, NULL, 0, HB_STREAM_CLIENT, len ? len : 1);
   x->has_local = 1;
-  hb_bufq_write(&x->local.rx, body, (size_t)n);
+  if (len) hb_bufq_write(&x->local.rx, body, len);
   x->local.rx_eof = 1;
   x->local.x = x;
   x->us = &x->local;
+  x->status = h->status;
+  x->response_started = 1;
+  arm_timer(x, x->idle_after);
+  if (ds->conn->engine->submit_response(ds, h, len == 0) != 0) {
+    detach(x, ds);
+    ds->conn->engine->reset(ds, 0x2);
+    maybe_finish(x);
+    return;
+  }
+  if (len == 0) hb_stream_take_eof(ds);
+  else ds->conn->engine->resume(ds);
+}
+
+void hb_exchange_answer(hb_exchange *x, const hb_head *h, const char *body, size_t len) {
+  hb_head copy;
+  if (hb_head_copy(&copy, h) != 0) {
+    hb_exchange_fail(x, 500, "out of memory");
+    return;
+  }
+  copy.content_length = (int64_t)len;
+  answer_local(x, &copy, body, len);
+  hb_head_free(&copy);
+}
+
+void hb_exchange_fail(hb_exchange *x, int status, const char *reason) {
+  if (!x->error) x->error = reason;
+  if (x->kind == HB_X_AUTH) {
+    drop_upstream(x);
+    hb_gateway_auth_failed(x, reason);
+    return;
+  }
+  if (x->ds) hb_log_info(x->ds->conn->id, x->ds->id, "answering %d: %s", status, reason);
+  char body[256];
+  int n = snprintf(body, sizeof(body), "%d %s: %s\n", status, reason_phrase(status), reason);
   hb_head h;
   hb_head_init(&h, 0);
   h.status = status;
   h.content_length = n;
   int rc = hb_head_add(&h, "content-type", 12, "text/plain; charset=utf-8", 25);
   if (rc == 0 && status == 503) rc = hb_head_add(&h, "retry-after", 11, "1", 1);
-  x->status = status;
-  x->response_started = 1;
-  arm_timer(x, x->idle_after);
-  if (rc == 0) rc = ds->conn->engine->submit_response(ds, &h, 0);
-  hb_head_free(&h);
   if (rc != 0) {
-    detach(x, ds);
-    ds->conn->engine->reset(ds, 0x2);
+    hb_head_free(&h);
+    drop_upstream(x);
+    if (x->ds) {
+      hb_stream *ds = x->ds;
+      detach(x, ds);
+      ds->conn->engine->reset(ds, 0x2);
+    }
     maybe_finish(x);
     return;
   }
-  ds->conn->engine->resume(ds);
+  answer_local(x, &h, body, (size_t)n);
+  hb_head_free(&h);
 }
 
 static int is_h2(const hb_conn *c) { return c && c->engine == &hb_engine_h2; }
+
+/* What the exchange waits for first: an origin to connect (wait_for_origin)
+ * or the upstream's response. */
+static double first_timeout(const hb_exchange *x, const hb_pool *pool) {
+  if (pool->reverse) return pool->origin->wait_for_origin > 0 ? pool->origin->wait_for_origin : 10;
+  (void)x;
+  return pool->limits->response_timeout;
+}
+
+hb_exchange *hb_exchange_new_auth(hb_conn *c, hb_head *req, double timeout) {
+  hb_exchange *x = hb_calloc(1, sizeof(*x));
+  if (!x) return NULL;
+  x->w = c->w;
+  x->gen = c->gen;
+  hb_gen_ref(x->gen);
+  x->kind = HB_X_AUTH;
+  x->auth_conn = c;
+  x->route = -1;
+  x->start = ev_now(c->w->loop);
+  x->req = *req; /* taken over */
+  hb_head_init(req, 1);
+  ev_init(&x->timer, timer_cb);
+  x->timer.data = x;
+  hb_stream *us = NULL;
+  if (c->engine->open_stream(c, &x->req, 1, &us) != 0) {
+    hb_head_free(&x->req);
+    hb_gen_unref(x->gen);
+    hb_free(x);
+    return NULL;
+  }
+  us->x = x;
+  x->us = us;
+  hb_stream_take_eof(us);
+  arm_timer(x, timeout);
+  return x;
+}
+
+void hb_exchange_auth_done(hb_exchange *x) {
+  hb_stream *us = x->us;
+  if (us) detach(x, us);
+  exchange_finish(x);
+}
 
 /* A routed tunnel request: check the handshake, translate it (DESIGN.md §3.1)
  * and get an upstream stream. */
 static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_config_listener *l) {
   hb_conn *c = ds->conn;
   const char *proto = ds->head.protocol;
-  int in_h2 = is_h2(c), out_h2 = pool->u->protocol != HB_PROTO_HTTP11;
+  /* An origin's protocol is known once a conn is picked: guess h2 now, and
+   * hb_exchange_attach translates again for an rh1 conn. */
+  int in_h2 = is_h2(c), out_h2 = pool->reverse ? 1 : pool->u->protocol != HB_PROTO_HTTP11;
   int ws = strcasecmp(proto, "websocket") == 0;
   x->tunnel = 1;
   x->log_protocol = hb_strdup(proto);
@@ -222,7 +319,7 @@ static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_
     const hb_field *k = hb_head_get(&ds->head, "sec-websocket-key");
     snprintf(x->client_key, sizeof(x->client_key), "%s", k->value);
   }
-  hb_translate_ctx tctx = {.upstream_tls = pool->u->tls,
+  hb_translate_ctx tctx = {.upstream_tls = pool->reverse || pool->u->tls,
                            .downstream_tls = c->ssl != NULL,
                            .client_addr = c->peer,
                            .x_forwarded_for = l && l->x_forwarded_for,
@@ -241,7 +338,10 @@ static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_
     hb_head_set_pseudo(&x->req, HB_PSEUDO_PROTOCOL, proto, strlen(proto));
   }
   x->req_end = 0;
-  arm_timer(x, pool->u->limits.response_timeout);
+  x->tunnel_ws = ws;
+  x->tunnel_in_h2 = in_h2;
+  x->tunnel_out_h2 = out_h2;
+  arm_timer(x, first_timeout(x, pool));
   hb_pool_acquire(pool, x);
 }
 
@@ -279,18 +379,16 @@ void hb_exchange_on_request(hb_stream *ds) {
     hb_exchange_fail(x, 501, "CONNECT tunnels are not supported");
     return;
   }
+  if (c->connector && hb_connector_on_request(x, c)) return;
   ssize_t li = c->listener ? (ssize_t)c->listener->idx : -1;
-  x->route = hb_router_match(cfg, li, h);
+  ssize_t ki = c->connector ? (ssize_t)c->connector->idx : -1;
+  x->route = hb_router_match(cfg, li, ki, h);
   if (x->route < 0) {
     hb_exchange_fail(x, 404, "no route matches this request");
     return;
   }
   const hb_config_route *r = &cfg->routes[x->route];
-  if (r->target != HB_TARGET_UPSTREAM || r->upstream < 0) {
-    hb_exchange_fail(x, 503, "route target (reverse origin) is not available in this version");
-    return;
-  }
-  hb_pool *pool = c->gen->pools[r->upstream];
+  hb_pool *pool = r->target == HB_TARGET_ORIGIN ? c->gen->opools[r->origin] : c->gen->pools[r->upstream];
   x->pool = pool;
   const hb_config_listener *l = c->listener ? c->listener->cfg : NULL;
   if (ds->tunnel) {
@@ -306,7 +404,7 @@ void hb_exchange_on_request(hb_stream *ds) {
       return;
     }
   }
-  hb_translate_ctx tctx = {.upstream_tls = pool->u->tls,
+  hb_translate_ctx tctx = {.upstream_tls = pool->reverse || pool->u->tls,
                            .downstream_tls = c->ssl != NULL,
                            .client_addr = c->peer,
                            .x_forwarded_for = l && l->x_forwarded_for,
@@ -319,12 +417,22 @@ void hb_exchange_on_request(hb_stream *ds) {
     return;
   }
   x->req_end = ds->rx_eof && hb_bufq_len(&ds->rx) == 0 && !ds->trailers;
-  arm_timer(x, pool->u->limits.response_timeout);
+  arm_timer(x, first_timeout(x, pool));
   hb_pool_acquire(pool, x);
 }
 
 int hb_exchange_attach(hb_exchange *x, hb_conn *c) {
   hb_stream *us = NULL;
+  if (x->tunnel && x->tunnel_ws && x->tunnel_out_h2 != is_h2(c) && x->ds) {
+    /* An rh1 origin: the handshake goes out as RFC 6455 after all. */
+    hb_head req;
+    hb_translate_ctx tctx = {.upstream_tls = 1, .client_addr = x->client, .via = x->tunnel_in_h2 ? "2" : "1.1"};
+    if (hb_ws_request_to_upstream(&x->ds->head, x->tunnel_in_h2, is_h2(c), &tctx, &req, x->ws_key) != 0)
+      return HB_ERR_NOMEM;
+    hb_head_free(&x->req);
+    x->req = req;
+    x->tunnel_out_h2 = is_h2(c);
+  }
   int rc = c->engine->open_stream(c, &x->req, x->req_end, &us);
   if (rc == HB_ERR_DECLINED) {
     hb_exchange_fail(x, 502, "upstream does not accept extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL)");
@@ -333,6 +441,8 @@ int hb_exchange_attach(hb_exchange *x, hb_conn *c) {
   if (rc != 0) return rc;
   us->x = x;
   x->us = us;
+  c->nout++;
+  if (x->pool && x->pool->reverse) arm_timer(x, x->ds ? x->ds->conn->limits->response_timeout : 60);
   snprintf(x->proto_out, sizeof(x->proto_out), "%s", proto_name(c));
   if (x->req_end) hb_stream_take_eof(us);
   else c->engine->resume(us);
@@ -385,6 +495,11 @@ static void tunnel_established(hb_exchange *x, hb_stream *us, hb_stream *ds) {
 void hb_exchange_on_head(hb_stream *us) {
   hb_exchange *x = us->x;
   if (!x) return;
+  if (x->kind == HB_X_AUTH) {
+    if (us->head.status >= 100 && us->head.status < 200) return;
+    hb_gateway_on_auth_head(x, us);
+    return;
+  }
   hb_stream *ds = x->ds;
   int status = us->head.status;
   if (!ds) return;
@@ -458,6 +573,11 @@ void hb_exchange_on_close(hb_stream *s) {
 void hb_exchange_on_reset(hb_stream *s, const char *reason) {
   hb_exchange *x = s->x;
   if (!x) return;
+  if (x->kind == HB_X_AUTH) {
+    detach(x, s);
+    hb_gateway_auth_failed(x, reason);
+    return;
+  }
   if (x->us == s) {
     detach(x, s);
     if (!x->response_started) {

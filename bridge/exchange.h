@@ -18,6 +18,11 @@ typedef struct hb_listener hb_listener;
 typedef struct hb_pool hb_pool;
 typedef struct hb_conn hb_conn;
 
+enum hb_exchange_kind {
+  HB_X_PROXY, /* a downstream request relayed upstream */
+  HB_X_AUTH   /* the gateway's own challenge request to a dialing origin */
+};
+
 typedef struct hb_exchange {
   hb_worker *w;
   hb_gen *gen;            /* config generation of the downstream conn (a ref) */
@@ -42,8 +47,11 @@ typedef struct hb_exchange {
   double idle_after;         /* idle timeout once the response began */
   uint64_t bytes_in, bytes_out;
   char *log_method, *log_authority, *log_path; /* copies for the access log */
+  int kind;               /* enum hb_exchange_kind */
+  hb_conn *auth_conn;     /* HB_X_AUTH: the gateway conn being authorized */
   int tunnel;             /* a tunnel (WebSocket) was asked for and routed */
   int tunnel_up;          /* ... and the upstream accepted it */
+  int tunnel_ws, tunnel_in_h2, tunnel_out_h2; /* how the handshake was translated */
   hb_listener *tunnel_listener; /* counted in its ntunnels (and ds->conn's) */
   char ws_key[32];        /* Sec-WebSocket-Key sent to an HTTP/1.1 upstream */
   char client_key[32];    /* the HTTP/1.1 client's Sec-WebSocket-Key */
@@ -58,6 +66,14 @@ void hb_exchange_on_request(hb_stream *ds);
 /* The pool has a connection that can take the request of |x|.  Returns 0,
  * HB_ERR_AGAIN (no capacity on |c|), or an error (the exchange answered 502). */
 int hb_exchange_attach(hb_exchange *x, hb_conn *c);
+/* Answers the downstream from h2bridge itself with |h| (copied) and |len|
+ * bytes of |body| (copied); the upstream side, if any, is cancelled. */
+void hb_exchange_answer(hb_exchange *x, const hb_head *h, const char *body, size_t len);
+/* Starts the gateway's challenge request |req| (taken over) on the origin
+ * conn |c|.  NULL on failure (the caller refuses the conn). */
+hb_exchange *hb_exchange_new_auth(hb_conn *c, hb_head *req, double timeout);
+/* Ends an auth exchange (its stream detached, nothing logged) and frees it. */
+void hb_exchange_auth_done(hb_exchange *x);
 /* The pool could not get a connection: answer |status| with |reason|. */
 void hb_exchange_fail(hb_exchange *x, int status, const char *reason);
 /* A client-role stream received a response head (1xx included) in s->head. */

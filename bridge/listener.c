@@ -191,6 +191,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     hb_conn *c = hb_conn_new(l->w, l->gen, fd, HB_CONN_ACCEPTED, &l->cfg->limits);
     if (!c) continue;
     c->listener = l;
+    c->http_server = 1; /* until ALPN says rh1/rh2 */
     l->nconns++;
     format_addr(&ss, c->peer, sizeof(c->peer));
     SSL *ssl = NULL;

@@ -3,6 +3,8 @@
  * pool dials, up to the upstream's max_connections. */
 #include "pool.h"
 #include "conn.h"
+#include "gateway.h"
+#include "reverse_auth.h"
 #include "engine.h"
 #include "errors.h"
 #include "exchange.h"
@@ -25,6 +27,9 @@ int hb_pool_init(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen) 
   p->gen = gen;
   p->idx = idx;
   p->u = &gen->cfg->upstreams[idx];
+  p->name = p->u->name;
+  p->limits = &p->u->limits;
+  p->max_streams_per_conn = (size_t)p->u->max_streams_per_connection;
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof(hints));
   hints.ai_family = AF_UNSPEC;
@@ -47,6 +52,18 @@ int hb_pool_init(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen) 
     }
   }
   return 0;
+}
+
+void hb_pool_init_origin(hb_pool *p, hb_gen *gen, size_t idx) {
+  memset(p, 0, sizeof(*p));
+  p->w = gen->w;
+  p->gen = gen;
+  p->idx = idx;
+  p->reverse = 1;
+  p->origin = &gen->cfg->origins[idx];
+  p->name = p->origin->name;
+  p->limits = &gen->cfg->defaults;
+  p->max_streams_per_conn = (size_t)gen->cfg->defaults.max_streams;
 }
 
 void hb_pool_free(hb_pool *p) {
@@ -136,23 +153,46 @@ static int dial(hb_pool *p) {
   return 0;
 }
 
-/* Tries to start |x| on an open conn.  0 when attached. */
+/* True when conn |c| of |p| may carry the request of |x|: open, and for an
+ * origin, authorized for its authority and path (potato §5.3). */
+static int conn_fits(const hb_pool *p, const hb_conn *c, const hb_exchange *x) {
+  if (c->state != HB_CONN_OPEN) return 0;
+  if (!p->reverse) return 1;
+  return c->reverse && c->reverse->authorized && hb_rauth_grant_covers(&c->reverse->grant, x->req.authority, x->req.path);
+}
+
+/* Tries to start |x| on an open conn, the least loaded first.  0 when
+ * attached (or answered). */
 static int try_attach(hb_pool *p, hb_exchange *x) {
-  for (size_t i = 0; i < p->nconns; i++) {
-    hb_conn *c = p->conns[i];
-    if (c->state != HB_CONN_OPEN) continue;
-    int rc = hb_exchange_attach(x, c);
+  uint64_t tried = 0; /* bitmap over the first 64 conns; beyond that in order */
+  for (size_t round = 0; round < p->nconns; round++) {
+    hb_conn *best = NULL;
+    size_t bi = 0;
+    for (size_t i = 0; i < p->nconns; i++) {
+      hb_conn *c = p->conns[i];
+      if ((i < 64 && (tried & (1ull << i))) || !conn_fits(p, c, x)) continue;
+      if (!best || c->nout < best->nout) {
+        best = c;
+        bi = i;
+      }
+      if (i >= 64) break;
+    }
+    if (!best) break;
+    if (bi < 64) tried |= 1ull << bi;
+    int rc = hb_exchange_attach(x, best);
     if (rc == 0) return 0;
     if (rc != HB_ERR_AGAIN) {
       hb_exchange_fail(x, 502, "cannot send the request upstream");
       return 0;
     }
+    if (bi >= 64) break;
   }
   return HB_ERR_AGAIN;
 }
 
 /* Dials when the waiters outnumber the connections being set up. */
 static void maybe_dial(hb_pool *p) {
+  if (p->reverse) return; /* origins dial us */
   size_t per_conn = p->u->protocol == HB_PROTO_HTTP11 ? 1 : (size_t)p->u->max_streams_per_connection;
   while (p->nwait > p->nconnecting * per_conn && p->nconns < p->u->max_connections) {
     if (dial(p) != 0) {
@@ -182,6 +222,21 @@ void hb_pool_on_capacity(hb_conn *c) {
     c->pool_connecting = 0;
     p->nconnecting--;
   }
+  if (p->reverse) {
+    /* Waiters in order, each only where the conn's grant covers it. */
+    for (hb_exchange *x = p->whead, *next; x && c->state == HB_CONN_OPEN; x = next) {
+      next = x->wnext;
+      if (!conn_fits(p, c, x)) continue;
+      hb_pool_cancel(p, x);
+      int rc = hb_exchange_attach(x, c);
+      if (rc == HB_ERR_AGAIN) {
+        wait_push(p, x); /* to the back: the conn is full for now */
+        break;
+      }
+      if (rc != 0) hb_exchange_fail(x, 502, "cannot send the request to the origin");
+    }
+    return;
+  }
   while (p->whead) {
     hb_exchange *x = p->whead;
     if (c->state != HB_CONN_OPEN) break;
@@ -201,6 +256,13 @@ void hb_pool_on_capacity(hb_conn *c) {
   if (p->whead) maybe_dial(p);
 }
 
+int hb_pool_add_origin_conn(hb_pool *p, hb_conn *c) {
+  if (conn_add(p, c) != 0) return HB_ERR_NOMEM;
+  c->pool = p;
+  hb_pool_on_capacity(c);
+  return 0;
+}
+
 void hb_pool_on_gone(hb_conn *c, const char *reason) {
   hb_pool *p = c->pool;
   for (size_t i = 0; i < p->nconns; i++) {
@@ -210,6 +272,7 @@ void hb_pool_on_gone(hb_conn *c, const char *reason) {
     }
   }
   c->pool = NULL;
+  if (p->reverse) return; /* waiters wait for another origin until wait_for_origin */
   if (c->pool_connecting) {
     c->pool_connecting = 0;
     p->nconnecting--;

@@ -21,7 +21,12 @@ typedef struct hb_exchange hb_exchange;
 typedef struct hb_pool {
   hb_worker *w;
   hb_gen *gen;                     /* the generation that owns it */
-  const hb_config_upstream *u;
+  const char *name;                /* upstream or origin name */
+  const hb_limits *limits;         /* the upstream's; an origin's: the defaults */
+  size_t max_streams_per_conn;
+  int reverse;                     /* origin pool: conns dialed in, never dialed out */
+  const hb_config_origin *origin;  /* reverse pools */
+  const hb_config_upstream *u;     /* forward pools */
   size_t idx;
   SSL_CTX *ssl_ctx;                /* NULL for cleartext */
   struct sockaddr_storage addr;
@@ -36,6 +41,12 @@ typedef struct hb_pool {
 
 /* Resolves the upstream address and builds TLS state.  0 or HB_ERR_CONFIG (|err|). */
 int hb_pool_init(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen);
+/* An origin pool (reversed HTTP, gateway role): its conns are the origin's
+ * authorized connections; requests wait for one up to wait_for_origin. */
+void hb_pool_init_origin(hb_pool *p, hb_gen *gen, size_t idx);
+/* Adds the authorized origin conn |c| (its c->rev grant set) and serves
+ * waiters.  0 or HB_ERR_NOMEM. */
+int hb_pool_add_origin_conn(hb_pool *p, hb_conn *c);
 void hb_pool_free(hb_pool *p);
 /* Gets |x| a stream upstream now, or queues it and dials. */
 void hb_pool_acquire(hb_pool *p, hb_exchange *x);

@@ -26,11 +26,11 @@ int hb_router_authority_match(const char *pattern, const char *authority) {
   return strlen(pattern) == alen && strncasecmp(pattern, authority, alen) == 0;
 }
 
-ssize_t hb_router_match(const hb_config *cfg, ssize_t listener, const hb_head *req) {
+ssize_t hb_router_match(const hb_config *cfg, ssize_t listener, ssize_t connector, const hb_head *req) {
   for (size_t i = 0; i < cfg->nroutes; i++) {
     const hb_config_route *r = &cfg->routes[i];
-    if (r->match_connector) continue; /* connector routes never match listener traffic */
-    if (r->listener >= 0 && r->listener != listener) continue;
+    if (r->match_connector && r->connector != connector) continue;
+    if (r->match_listener && r->listener != listener) continue;
     if (r->match_authority && !hb_router_authority_match(r->match_authority, req->authority)) continue;
     if (r->match_path && (!req->path || strncmp(req->path, r->match_path, strlen(r->match_path)) != 0))
       continue;

@@ -43,6 +43,9 @@ typedef struct hb_tls_server {
   size_t alpnlen;
   hb_tls_cert *certs;  /* [0] is the default */
   size_t ncerts;
+  int reverse;         /* the listener offers rh1/rh2 (gateway role) */
+  int verify_mode;     /* client certificate policy for dialing origins */
+  int (*verify_cb)(int, X509_STORE_CTX *);
 } hb_tls_server;
 
 static pthread_once_t ex_once = PTHREAD_ONCE_INIT;
@@ -385,7 +388,6 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
                        const unsigned char *in, unsigned int inlen, void *arg) {
   const hb_tls_server *d = arg;
   const unsigned char *p = d->alpn, *pend = d->alpn + d->alpnlen, *iend = in + inlen;
-  (void)ssl;
   /* The listener's order wins, so a client can never steer a gateway
    * listener into rh2 or a client listener into h2 by listing it first. */
   for (; p < pend; p += 1 + p[0]) {
@@ -393,6 +395,10 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
       if (q[0] == p[0] && memcmp(q + 1, p + 1, p[0]) == 0) {
         *out = q + 1;
         *outlen = q[0];
+        /* potato §5.1: the protocol is chosen before a client certificate
+         * is asked for, so only dialing origins (rh1/rh2) are asked. */
+        if (d->reverse && q[0] == 3 && q[1] == 'r' && q[2] == 'h' && (q[3] == '1' || q[3] == '2'))
+          SSL_set_verify(ssl, d->verify_mode, d->verify_cb);
         return SSL_TLSEXT_ERR_OK;
       }
     }
@@ -488,6 +494,8 @@ int hb_tls_server_ctx_new(const hb_config *cfg, const hb_config_listener *l, SSL
     goto fail;
   }
   if (rv != 0) goto fail;
+  for (size_t i = 0; i < l->nalpn; i++)
+    if (strcmp(l->alpn[i], "rh1") == 0 || strcmp(l->alpn[i], "rh2") == 0) d->reverse = 1;
 
   if ((d->certs = hb_calloc(l->ncerts, sizeof(*d->certs))) == NULL) {
     rv = HB_ERR_NOMEM;
@@ -521,10 +529,17 @@ int hb_tls_server_ctx_new(const hb_config *cfg, const hb_config_listener *l, SSL
       goto fail;
     }
     SSL_CTX_set_client_CA_list(ctx, names);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-  } else if (l->request_client_cert) {
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_accept_any);
+    d->verify_mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    d->verify_cb = NULL;
+  } else if (l->request_client_cert || d->reverse) {
+    /* Without a CA an origin's certificate is asked for and pinned later
+     * (origins[].auth.client_cert_sha256 / auth.ca). */
+    d->verify_mode = SSL_VERIFY_PEER;
+    d->verify_cb = verify_accept_any;
   }
+  /* A gateway listener asks only the connections that select rh1/rh2 (see
+   * alpn_select); other listeners ask everyone. */
+  if (!d->reverse && d->verify_mode) SSL_CTX_set_verify(ctx, d->verify_mode, d->verify_cb);
 
   /* Resumed sessions are bound to this listener (required with client
    * verification, harmless without). */
@@ -730,4 +745,60 @@ int hb_tls_peer_cert_sha256(SSL *ssl, char out[65]) {
   }
   out[64] = '\0';
   return 0;
+}
+
+int hb_tls_connector_ctx_new(const hb_config *cfg, const hb_config_connector *k, SSL_CTX **out, char *err,
+                             size_t errlen) {
+  /* A connector dials like an upstream with TLS, verification always on
+   * (potato §6), offering only its reversed protocol. */
+  hb_config_upstream u;
+  memset(&u, 0, sizeof(u));
+  u.name = k->name;
+  u.tls = 1;
+  u.tls_ca = k->tls_ca;
+  u.tls_client_cert = k->tls_client_cert;
+  u.tls_verify = 1;
+  u.protocol = HB_PROTO_HTTP11;
+  u.pos = k->pos;
+  int rv = hb_tls_client_ctx_new(cfg, &u, out, err, errlen);
+  if (rv != 0) return rv;
+  static const unsigned char rh2[] = "\x03rh2", rh1[] = "\x03rh1";
+  int is_rh2 = k->protocol && strcmp(k->protocol, "rh2") == 0;
+  if (SSL_CTX_set_alpn_protos(*out, is_rh2 ? rh2 : rh1, 4) != 0) {
+    SSL_CTX_free(*out);
+    *out = NULL;
+    return cfg_error(err, errlen, &k->pos, 1, "connectors[%s]: tls: alpn", k->name ? k->name : "?");
+  }
+  return 0;
+}
+
+int hb_tls_peer_verify_ca(SSL *ssl, const char *ca_file, char *why, size_t len) {
+  X509 *cert = SSL_get0_peer_certificate(ssl);
+  if (!cert) {
+    snprintf(why, len, "no client certificate");
+    return HB_ERR_INVALID;
+  }
+  X509_STORE *st = X509_STORE_new();
+  X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+  int rv = HB_ERR_INVALID;
+  if (!st || !ctx || X509_STORE_load_file(st, ca_file) != 1) {
+    snprintf(why, len, "cannot load CA %s", ca_file);
+    goto done;
+  }
+  if (X509_STORE_CTX_init(ctx, st, cert, SSL_get_peer_cert_chain(ssl)) != 1) {
+    snprintf(why, len, "cannot verify");
+    goto done;
+  }
+  X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+  if (X509_verify_cert(ctx) == 1) {
+    rv = 0;
+  } else {
+    snprintf(why, len, "client certificate does not chain to %s: %s", ca_file,
+             X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+  }
+done:
+  X509_STORE_CTX_free(ctx);
+  X509_STORE_free(st);
+  ERR_clear_error();
+  return rv;
 }

@@ -79,4 +79,15 @@ const char *hb_tls_strerror(SSL *ssl, int ret, char *buf, size_t len);
  * certificate (|out| is then the empty string). */
 int hb_tls_peer_cert_sha256(SSL *ssl, char out[65]);
 
+/* Client SSL_CTX for connector |k|: like an upstream's with verification
+ * always on (potato §6), offering only ALPN k->protocol (rh2 or rh1).
+ * Ownership and errors as hb_tls_client_ctx_new. */
+int hb_tls_connector_ctx_new(const hb_config *cfg, const hb_config_connector *k, SSL_CTX **out, char *err,
+                             size_t errlen);
+
+/* Verifies the peer certificate of |ssl| (and the chain it sent) against the
+ * CA in |ca_file|, for the clientAuth purpose.  0, or HB_ERR_INVALID with a
+ * reason in |why|. */
+int hb_tls_peer_verify_ca(SSL *ssl, const char *ca_file, char *why, size_t len);
+
 #endif

@@ -8,6 +8,7 @@
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
+#include "connector.h"
 #include "pool.h"
 
 #include <signal.h>
@@ -24,8 +25,18 @@ static void gen_free(hb_gen *g) {
     hb_pool_free(g->pools[i]);
     hb_free(g->pools[i]);
   }
+  for (size_t i = 0; i < g->nopools; i++) {
+    hb_pool_free(g->opools[i]);
+    hb_free(g->opools[i]);
+  }
+  for (size_t i = 0; i < g->nconnectors; i++) {
+    hb_connector_free(g->connectors[i]);
+    hb_free(g->connectors[i]);
+  }
   hb_free(g->listeners);
   hb_free(g->pools);
+  hb_free(g->opools);
+  hb_free(g->connectors);
   hb_config_free(g->cfg);
   hb_free(g);
 }
@@ -54,7 +65,27 @@ static int gen_new(hb_worker *w, hb_config *cfg, hb_gen *old, hb_gen **out, char
   g->refs = 1;
   g->pools = hb_calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*g->pools));
   g->listeners = hb_calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*g->listeners));
-  int rc = (!g->pools || !g->listeners) ? HB_ERR_NOMEM : 0;
+  g->opools = hb_calloc(cfg->norigins ? cfg->norigins : 1, sizeof(*g->opools));
+  g->connectors = hb_calloc(cfg->nconnectors ? cfg->nconnectors : 1, sizeof(*g->connectors));
+  int rc = (!g->pools || !g->listeners || !g->opools || !g->connectors) ? HB_ERR_NOMEM : 0;
+  for (size_t i = 0; rc == 0 && i < cfg->norigins; i++) {
+    hb_pool *p = hb_calloc(1, sizeof(*p));
+    if (!p) {
+      rc = HB_ERR_NOMEM;
+      break;
+    }
+    g->opools[g->nopools++] = p;
+    hb_pool_init_origin(p, g, i);
+  }
+  for (size_t i = 0; rc == 0 && i < cfg->nconnectors; i++) {
+    hb_connector *k = hb_calloc(1, sizeof(*k));
+    if (!k) {
+      rc = HB_ERR_NOMEM;
+      break;
+    }
+    g->connectors[g->nconnectors++] = k;
+    rc = hb_connector_init(k, g, i, err, errlen);
+  }
   for (size_t i = 0; rc == 0 && i < cfg->nupstreams; i++) {
     hb_pool *p = hb_calloc(1, sizeof(*p));
     if (!p) {
@@ -145,6 +176,7 @@ void hb_worker_drain(hb_worker *w) {
   w->draining = 1;
   hb_log_info(0, -1, "draining: no new connections; %zu open", w->nconns);
   for (size_t i = 0; i < w->gen->nlisteners; i++) hb_listener_stop(w->gen->listeners[i]);
+  for (size_t i = 0; i < w->gen->nconnectors; i++) hb_connector_stop(w->gen->connectors[i]);
   for (hb_conn *c = w->conns, *next; c; c = next) {
     next = c->next;
     if (c->state == HB_CONN_OPEN && c->engine) {
@@ -178,8 +210,14 @@ int hb_worker_reload(hb_worker *w) {
   hb_gen *old = w->gen;
   /* The old listeners stop accepting; sockets the new ones took over stay open. */
   for (size_t i = 0; i < old->nlisteners; i++) hb_listener_retire(old->listeners[i]);
+  /* The old connectors dial no more; their conns are drained (GOAWAY), and the
+   * new generation's connectors dial their own. */
+  for (size_t i = 0; i < old->nconnectors; i++) hb_connector_stop(old->connectors[i]);
+  for (hb_conn *c = w->conns; c; c = c->next)
+    if (c->gen == old && c->connector && c->state == HB_CONN_OPEN && c->engine) c->engine->drain(c);
   w->gen = g;
   for (size_t i = 0; i < g->nlisteners; i++) hb_listener_start(g->listeners[i]);
+  for (size_t i = 0; i < g->nconnectors; i++) hb_connector_start(g->connectors[i]);
   hb_log_info(0, -1, "configuration reloaded from %s (generation %llu); existing connections keep generation %llu",
               w->config_path, (unsigned long long)g->id, (unsigned long long)old->id);
   hb_gen_unref(old);
@@ -228,6 +266,7 @@ int hb_worker_run(hb_worker *w) {
     hb_listener_start(w->gen->listeners[i]);
     hb_log_info(0, -1, "listening on %s (%s)", w->gen->listeners[i]->cfg->listen, w->gen->listeners[i]->cfg->name);
   }
+  for (size_t i = 0; i < w->gen->nconnectors; i++) hb_connector_start(w->gen->connectors[i]);
   ev_run(w->loop, 0);
   return w->exit_code;
 }

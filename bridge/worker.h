@@ -24,6 +24,10 @@ typedef struct hb_gen {
   size_t nlisteners;
   hb_pool **pools;        /* one per cfg->upstreams[i] */
   size_t npools;
+  hb_pool **opools;       /* one per cfg->origins[i] (reversed HTTP, gateway role) */
+  size_t nopools;
+  struct hb_connector **connectors; /* one per cfg->connectors[i] (origin role) */
+  size_t nconnectors;
   size_t refs;            /* conns and exchanges using it, +1 while current */
   uint64_t id;
 } hb_gen;

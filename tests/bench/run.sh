@@ -40,6 +40,8 @@ make -s -C "$HERE" all || exit 1
 # Run a snapshot: a rebuild of the tree's binary during the run must not break it.
 cp "$H2BRIDGE" "$WORK/h2bridge" || exit 1
 H2BRIDGE=$WORK/h2bridge
+mkdir -p "$WORK/bin" && cp "$HERE/wsload" "$HERE/wsecho" "$HERE/relay" "$WORK/bin/" || exit 1
+BIN=$WORK/bin
 for t in nghttpx haproxy; do
     command -v $t >/dev/null || { echo "run.sh: $t not found; skipping it" >&2; ONLY=${ONLY//$t/}; }
 done
@@ -67,7 +69,7 @@ status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null 
 TCK=$(getconf CLK_TCK)
 
 # ---- the echo backend (shared by every cell) ----
-"$HERE/wsecho" --h1 127.0.0.1:$BE_H1 --h2 127.0.0.1:$BE_H2 >"$WORK/wsecho.log" 2>&1 &
+"$BIN/wsecho" --h1 127.0.0.1:$BE_H1 --h2 127.0.0.1:$BE_H2 >"$WORK/wsecho.log" 2>&1 &
 PIDS+=($!)
 wait_listen $BE_H1 && wait_listen $BE_H2 || exit 1
 
@@ -100,7 +102,7 @@ start_haproxy() {
     PPID_=$!
 }
 start_relay() {
-    "$HERE/relay" 127.0.0.1:$1 127.0.0.1:$BE_H1 >>"$WORK/relay.log" 2>&1 &
+    "$BIN/relay" 127.0.0.1:$1 127.0.0.1:$BE_H1 >>"$WORK/relay.log" 2>&1 &
     PPID_=$!
 }
 
@@ -137,7 +139,7 @@ cell() {
     local extra=""
     [ "$rate" != 0 ] && extra="--rate $rate"
     # shellcheck disable=SC2046
-    r=$("$HERE/wsload" --connect 127.0.0.1:$port $(client_args "$cli") --path "$(path_for "$be")" \
+    r=$("$BIN/wsload" --connect 127.0.0.1:$port $(client_args "$cli") --path "$(path_for "$be")" \
         --size "$size" --duration "$dur" $extra 2>>"$WORK/wsload.err")
     local alive=1 c1=0 hwm=0
     if [ -n "$pid" ]; then
@@ -170,7 +172,7 @@ idle() {
     if [ "$cli" = h2c ]; then args="--h2 $(((k + 99) / 100))"; else args="--h1 1"; fi
     local f=$WORK/idle.$port
     # shellcheck disable=SC2086
-    "$HERE/wsload" --connect 127.0.0.1:$port $args --idle "$k" --path "$(path_for "$be")" \
+    "$BIN/wsload" --connect 127.0.0.1:$port $args --idle "$k" --path "$(path_for "$be")" \
         --duration 3 >"$f" 2>>"$WORK/wsload.err" &
     local lp=$!
     for _ in $(seq 1 400); do grep -q idle_ready "$f" && break; sleep 0.1; done

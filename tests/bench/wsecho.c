@@ -203,8 +203,26 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
     return 0;
 }
 
+static int debug;
+
 static int h2_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     (void)ud;
+    if (debug && f->hd.type == NGHTTP2_RST_STREAM)
+        fprintf(stderr, "wsecho: RST_STREAM stream %d code %u\n", f->hd.stream_id, f->rst_stream.error_code);
+    if (f->hd.type == NGHTTP2_DATA && (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        /* The client half-closed the tunnel: finish our side after the
+         * pending echoes (a tunnel peer answers a FIN with a FIN). */
+        stream_t *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+        if (debug) fprintf(stderr, "wsecho: END_STREAM from client on stream %d\n", f->hd.stream_id);
+        if (st && !st->closing) {
+            st->closing = 1;
+            if (st->deferred) {
+                st->deferred = 0;
+                nghttp2_session_resume_data(s, st->id);
+            }
+        }
+        return 0;
+    }
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     stream_t *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
     if (!st) return 0;
@@ -342,6 +360,7 @@ static void add_listener(const char *addr, int kind) {
 
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
+    debug = getenv("WSECHO_DEBUG") != NULL;
     ep = epoll_create1(EPOLL_CLOEXEC);
     int any = 0;
     for (int i = 1; i + 1 < argc; i += 2) {

@@ -405,7 +405,7 @@ def test_tls_client_abrupt_close_delivers_data(env, backend):
     the unexpected EOF must still reach the backend (THREATS §1c: never drop
     buffered data), even if the tunnel then ends with a reset. Seen with the
     lws client, which closes this way right after echoing a close frame."""
-    path = ("/raw/%s/hold" if backend == "h1" else "/h2c/%s/raw-halfclose") % uniq("abrupt")
+    path = ("/raw/%s/halfclose" if backend == "h1" else "/h2c/%s/raw-halfclose") % uniq("abrupt")
     s, st, h, extra = h1_upgrade(env.tls, path, tls=True, ca=env.certs.ca)
     assert st == 101
     s.sendall(b"q" * 1000)
@@ -430,7 +430,8 @@ def test_h1_client_disconnect_closes_backend(env, tls):
     t0 = time.monotonic()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     s.close()
-    assert wait_for(lambda: conn.eof_at is not None, 3), diag(env)
+    assert wait_for(lambda: conn.eof_at is not None, 3), "backend connection still open 3 s after the client's reset: %r\n%s" % (
+        [a for a in env.bridge.access_log() if a.get("path") == path], env.bridge.stderr()[-1500:])
     assert conn.eof_at - t0 < 1.0
 
 

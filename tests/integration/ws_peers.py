@@ -226,8 +226,10 @@ class RawWsBackend:
             self.conns.append(c)
         try:
             self._serve(c, raw)
-        except OSError as e:
+        except OSError as e:        # e.g. EPIPE/ECONNRESET: the bridge closed this connection
             c.error = repr(e)
+            if c.eof_at is None:
+                c.eof_at = time.monotonic()
         finally:
             c.done.set()
             try:

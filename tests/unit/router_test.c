@@ -23,6 +23,7 @@ static void test_match(void) {
     routes[i].connector = -1;
   }
   routes[0].listener = 1;
+  routes[0].match_listener = "l1";
   routes[0].match_path = "/ws";
   routes[0].match_protocol = "websocket";
   routes[1].match_authority = "api.example.com";
@@ -36,17 +37,24 @@ static void test_match(void) {
   hb_head_init(&h, 1);
   hb_head_set_pseudo(&h, HB_PSEUDO_PATH, "/ws/chat", 8);
   hb_head_set_pseudo(&h, HB_PSEUDO_METHOD, "GET", 3);
-  CU_ASSERT_EQUAL(hb_router_match(&cfg, 1, &h), 2); /* no protocol yet */
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, 1, -1, &h), 2); /* no protocol yet */
   hb_head_set_pseudo(&h, HB_PSEUDO_PROTOCOL, "WebSocket", 9);
-  CU_ASSERT_EQUAL(hb_router_match(&cfg, 1, &h), 0);
-  CU_ASSERT_EQUAL(hb_router_match(&cfg, 0, &h), 2); /* other listener */
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, 1, -1, &h), 0);
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, 0, -1, &h), 2); /* other listener */
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, -1, 0, &h), 2); /* over a connector */
   hb_head_set_pseudo(&h, HB_PSEUDO_AUTHORITY, "api.example.com", 15);
   hb_head_set_pseudo(&h, HB_PSEUDO_METHOD, "POST", 4);
-  CU_ASSERT_EQUAL(hb_router_match(&cfg, 0, &h), 1);
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, 0, -1, &h), 1);
   hb_head_set_pseudo(&h, HB_PSEUDO_PATH, "x", 1);
-  CU_ASSERT_EQUAL(hb_router_match(&cfg, 2, &h), 1);
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, 2, -1, &h), 1);
   routes[1].match_method = "PUT";
-  CU_ASSERT_EQUAL(hb_router_match(&cfg, 2, &h), -1);
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, 2, -1, &h), -1);
+  hb_head_set_pseudo(&h, HB_PSEUDO_PATH, "/q", 2);
+  routes[2].match_connector = "k";
+  routes[2].connector = 0;
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, -1, 0, &h), 2);
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, -1, 1, &h), -1);
+  CU_ASSERT_EQUAL(hb_router_match(&cfg, 0, -1, &h), -1);
   hb_head_free(&h);
 }
 

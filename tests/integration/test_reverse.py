@@ -1,0 +1,545 @@
+"""Reversed HTTP (potato rh2/rh1): h2bridge as gateway and as origin connector.
+
+(a) h2bridge gateway + node potato_origin.js (independent origin);
+(b) node potato_gateway.js (independent gateway) + h2bridge connector + backend_h1;
+(c) h2bridge gateway + h2bridge connector + backends: bodies, WebSockets, load
+    with a connector SIGKILL and restart, rh1, ALPN selection, idle dialers.
+Peers and configs live in reverse_peers.py; the node peers in tests/peers/.
+Every test fails (never skips) when h2bridge lacks the feature.
+"""
+import os
+import signal
+import ssl
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import (READY_DEADLINE, MiB, curl, free_port, h1_get, pattern_sha256, require_tool,
+                      sha256, wait_port)
+from reverse_peers import (APP_ROUTES, AUTH_PATH, INADEQUATE_SECURITY, NOT_AUTHORIZED, challenge_ok,
+                           connector_config, events, gateway_config, node_gateway, node_origin,
+                           origin_yaml, parse_h2load, peer_log, sha256_hex, wait_for, write_secret)
+
+HOST = "app.example.com"
+
+
+# ---------------------------------------------------------------- helpers
+
+def start_bridge(spawner, text, what):
+    """Spawns h2bridge; fails clearly when it rejects the config or exits."""
+    b = spawner.h2bridge(text, wait=False, name=what + ".yaml")
+    deadline = time.monotonic() + READY_DEADLINE
+    for host, port in b.ports:
+        if not wait_port(host, port, deadline, b.p):
+            pytest.fail("h2bridge (%s) did not start -- reversed HTTP (origins:/connectors:) missing or "
+                        "config rejected?\n--- config ---\n%s\n%s" % (what, text, b.describe()))
+    if not b.ports:
+        time.sleep(0.4)
+        if b.poll() is not None:
+            pytest.fail("h2bridge (%s) exited at start -- connectors: missing or config rejected?\n"
+                        "--- config ---\n%s\n%s" % (what, text, b.describe()))
+    return b
+
+
+def gateway(spawner, certs, origins, routes=APP_ROUTES, **kw):
+    pub, gw = free_port(), free_port()
+    b = start_bridge(spawner, gateway_config(certs, pub, gw, origins, routes, **kw), "gateway")
+    b.pub, b.gw = pub, gw
+    return b
+
+
+def get(port, path, host=HOST, timeout=15):
+    try:
+        return h1_get(port, path, host=host, timeout=timeout)
+    except (OSError, EOFError, ValueError) as e:
+        return 0, [], ("%s: %s" % (type(e).__name__, e)).encode()
+
+
+def hdr(headers, name):
+    vals = [v for k, v in headers if k == name]
+    return vals[-1] if vals else None
+
+
+def diag(*procs):
+    out = []
+    for p in procs:
+        if p is None:
+            continue
+        if hasattr(p, "access_log"):
+            out.append(p.describe())
+        else:
+            out.append(peer_log(p))
+    return "\n".join(out)
+
+
+def host_args(host=HOST):
+    return ["-H", "Host: " + host]
+
+
+def access_entries(bridge, path_prefix):
+    return [e for e in bridge.access_log() if str(e.get("path", "")).startswith(path_prefix)]
+
+
+def wait_served(port, path="/hello", host=HOST, timeout=10, want=200):
+    """Polls until a request through the gateway's plain listener gets |want|."""
+    last = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        last = get(port, path, host=host, timeout=5)
+        if last[0] == want:
+            return last
+        time.sleep(0.1)
+    return last
+
+
+@pytest.fixture(scope="module")
+def payload(workdir):
+    p = workdir / "reverse-3mib.bin"
+    data = os.urandom(3 * MiB)
+    p.write_bytes(data)
+    return p, sha256(data)
+
+
+# ================================================================ (a) h2bridge gateway + node origin
+
+def test_gateway_node_origin_rh2(spawner, certs, payload):
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok))
+    o = node_origin(spawner, b.gw, certs, token=tok)
+    tls_ev = events(o, "tls")
+    assert tls_ev and tls_ev[0]["alpn"] == "rh2", "the gateway did not select rh2\n" + diag(b, o)
+    auth = wait_for(lambda: events(o, "auth"), 5)
+    assert auth, "h2bridge sent no authorization request on the rh2 connection\n" + diag(b, o)
+    a = auth[0]
+    assert a["path"] == AUTH_PATH and a["authority"] == HOST, a
+    assert challenge_ok(a["challenge"]), "h2bridge-challenge is not base64 of 32 bytes: %r" % a
+
+    r = curl("https://localhost:%d/hello" % b.gw, "h2-tls", certs, args=host_args())
+    assert r.status == 200 and r.version == "2" and r.body.startswith(b"hello from origin"), (r, diag(b, o))
+    r = curl("http://127.0.0.1:%d/hello" % b.pub, "h1", certs, args=host_args())
+    assert r.status == 200 and r.body.startswith(b"hello from origin"), (r, diag(b, o))
+
+    f, digest = payload
+    r = curl("https://localhost:%d/sha256" % b.gw, "h2-tls", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and r.body.decode() == digest, (r, diag(b, o))
+    r = curl("http://127.0.0.1:%d/echo" % b.pub, "h1", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and sha256(r.body) == digest, (r.status, len(r.body), diag(b, o))
+    n = 5 * MiB + 123
+    r = curl("https://localhost:%d/big?n=%d" % (b.gw, n), "h2-tls", certs, args=host_args())
+    assert r.status == 200 and len(r.body) == n and sha256(r.body) == pattern_sha256(n), (r.status, len(r.body))
+
+    reqs = events(o, "request")
+    assert {e["path"].split("?")[0] for e in reqs} >= {"/hello", "/sha256", "/echo", "/big"}, reqs
+    assert all(e["authority"].split(":")[0] == HOST for e in reqs), reqs
+    log = wait_for(lambda: access_entries(b, "/hello"), 3)
+    assert log, "no access-log line for /hello\n" + b.stderr()[-3000:]
+    for e in log:
+        assert e.get("proto_out") == "rh2" and e.get("upstream") == "app", e
+
+
+def test_gateway_node_origin_rh1(spawner, certs, payload):
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok))
+    o = node_origin(spawner, b.gw, certs, token=tok, alpn="rh1", connections=2)
+    assert wait_for(lambda: len(events(o, "tls")) == 2, 5)
+    assert all(e["alpn"] == "rh1" for e in events(o, "tls")), "gateway did not select rh1\n" + diag(b, o)
+    assert wait_for(lambda: len(events(o, "auth")) == 2, 5), "no auth request on each rh1 connection\n" + diag(b, o)
+    r = curl("https://localhost:%d/hello" % b.gw, "h2-tls", certs, args=host_args())
+    assert r.status == 200 and r.body.startswith(b"hello from origin"), (r, diag(b, o))
+    f, digest = payload
+    r = curl("http://127.0.0.1:%d/sha256" % b.pub, "h1", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and r.body.decode() == digest, (r, diag(b, o))
+    r = curl("https://localhost:%d/echo" % b.gw, "h2-tls", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and sha256(r.body) == digest, (r.status, len(r.body), diag(b, o))
+    log = wait_for(lambda: access_entries(b, "/hello"), 3)
+    assert log and all(e.get("proto_out") == "rh1" and e.get("upstream") == "app" for e in log), \
+        (log, b.stderr()[-2000:])
+
+
+def test_gateway_scope_routing(spawner, certs):
+    """Scope = config grant intersected with the origin's announcement; routing
+    by authority (case-insensitive) and path prefix; out-of-scope requests
+    never reach an origin."""
+    tok = "tok-" + os.urandom(8).hex()
+    routes = ["{ match: { authority: %s }, to: { origin: app } }" % h
+              for h in ("app.example.com", "b.example.com", "evil.example.com")]
+    b = gateway(spawner, certs, origin_yaml(token=tok, authorities=("app.example.com", "b.example.com"),
+                                            wait="1s"), routes=routes)
+    o1 = node_origin(spawner, b.gw, certs, name="origin-app", token=tok,
+                     authorities="app.example.com, evil.example.com")
+    o2 = node_origin(spawner, b.gw, certs, name="origin-b", token=tok, authorities="b.example.com", paths="/api")
+    assert wait_for(lambda: events(o1, "auth") and events(o2, "auth"), 5), diag(b, o1, o2)
+    time.sleep(0.3)
+    st, _, body = wait_served(b.pub, "/hello", host="app.example.com", timeout=5)
+    assert st == 200 and b"conn" in body, (st, body, diag(b, o1, o2))
+    st, _, body = get(b.pub, "/hello", host="APP.Example.COM")
+    assert st == 200, ("authority match must be case-insensitive", st, body)
+    st, _, body = get(b.pub, "/api/hello", host="b.example.com")
+    assert st == 200, (st, body, diag(b, o1, o2))
+    # b.example.com outside /api: o2 did not announce it, o1 does not serve b -> no origin
+    t0 = time.monotonic()
+    st, h, body = get(b.pub, "/other", host="b.example.com")
+    assert st == 503 and hdr(h, "retry-after"), ("path outside h2bridge-paths must not be routed", st, h, body)
+    assert time.monotonic() - t0 >= 0.8, "503 came before wait_for_origin elapsed"
+    # evil.example.com: announced by o1 but not granted by the config
+    st, h, body = get(b.pub, "/hello", host="evil.example.com")
+    assert st == 503, ("authority not granted by the config must not be routed", st, body)
+    r1, r2 = events(o1, "request"), events(o2, "request")
+    assert r1 and all(e["authority"].split(":")[0].lower() == "app.example.com" for e in r1), r1
+    assert r2 and all(e["authority"].split(":")[0] == "b.example.com" and e["path"].startswith("/api") for e in r2), r2
+
+
+def test_gateway_no_origin_503_then_wait(spawner, certs):
+    tok = "tok-" + os.urandom(8).hex()
+    origins = origin_yaml(token=tok, wait="1s") + origin_yaml(name="late", token=tok,
+                                                            authorities=("late.example.com",), wait="6s")
+    routes = APP_ROUTES + ["{ match: { authority: late.example.com }, to: { origin: late } }"]
+    b = gateway(spawner, certs, origins, routes=routes)
+    t0 = time.monotonic()
+    st, h, body = get(b.pub, "/hello")
+    dt = time.monotonic() - t0
+    assert st == 503 and hdr(h, "retry-after") is not None, (st, h, body, b.stderr()[-2000:])
+    assert 0.8 <= dt < 5, "503 after %.2f s, wait_for_origin is 1s" % dt
+    r = curl("https://localhost:%d/hello" % b.gw, "h2-tls", certs, args=host_args())
+    assert r.status == 503 and r.header("retry-after") is not None, r
+    # a request that is waiting is served by an origin that connects meanwhile
+    res = {}
+    th = threading.Thread(target=lambda: res.setdefault("r", get(b.pub, "/hello", host="late.example.com")))
+    th.start()
+    time.sleep(0.7)
+    o = node_origin(spawner, b.gw, certs, token=tok, authorities="late.example.com")
+    th.join(15)
+    assert res.get("r") and res["r"][0] == 200, (res, diag(b, o))
+
+
+def _refusal_case(case, workdir):
+    """-> (origin_yaml kwargs, node_origin kwargs)"""
+    tok = "tok-" + os.urandom(8).hex()
+    key = write_secret(workdir, "hmac-%s.key" % case, os.urandom(32))
+    key2 = write_secret(workdir, "hmac2-%s.key" % case, os.urandom(32))
+    return {
+        "wrong-token": ({"token": tok}, {"token": "not-" + tok}),
+        "no-token": ({"token": tok}, {}),
+        "wrong-hmac": ({"hmac_file": key}, {"hmac_key": key2}),
+        "hmac-ok-token-wrong": ({"hmac_file": key, "token": tok}, {"hmac_key": key, "token": tok + "x"}),
+        "authority-not-granted": ({"token": tok}, {"token": tok, "authorities": "evil.example.com"}),
+        "path-not-granted": ({"token": tok, "paths": ("/api",)}, {"token": tok, "paths": "/admin"}),
+        "status-403": ({"token": tok}, {"token": tok, "auth_mode": "status403"}),
+    }[case]
+
+
+@pytest.mark.parametrize("case", ["wrong-token", "no-token", "wrong-hmac", "hmac-ok-token-wrong",
+                                  "authority-not-granted", "path-not-granted", "status-403"])
+def test_gateway_auth_refused(spawner, certs, workdir, case):
+    ocfg, oargs = _refusal_case(case, workdir)
+    ocfg.setdefault("paths", ("/",))
+    b = gateway(spawner, certs, origin_yaml(wait="1s", **ocfg))
+    o = node_origin(spawner, b.gw, certs, **oargs)
+    ga = wait_for(lambda: events(o, "goaway"), 6)
+    assert ga, "origin (%s) was not refused with GOAWAY\n%s" % (case, diag(b, o))
+    assert ga[0]["code"] == INADEQUATE_SECURITY, ("GOAWAY code must be INADEQUATE_SECURITY (0xc)", ga)
+    dbg = ga[0]["debug"]
+    assert dbg.startswith(NOT_AUTHORIZED), ("GOAWAY debug data", dbg)
+    reason = dbg[len(NOT_AUTHORIZED):].strip()
+    assert reason, "GOAWAY debug data carries no reason: %r" % dbg
+    assert wait_for(lambda: events(o, "close"), 5), "refused origin connection not closed\n" + diag(b, o)
+    err = b.stderr()
+    assert "not authorized" in err and reason in err, \
+        ("h2bridge's log lacks the refusal reason %r" % reason, err[-3000:])
+    path = "/api/hello" if case == "path-not-granted" else "/hello"
+    st, _, body = get(b.pub, path)
+    assert st == 503, (st, body)
+    assert not events(o, "request"), ("a refused origin received requests", events(o, "request"))
+    assert b.alive()
+
+
+def test_gateway_replayed_proof_refused(spawner, certs, workdir):
+    key = write_secret(workdir, "hmac-replay.key", os.urandom(32))
+    b = gateway(spawner, certs, origin_yaml(hmac_file=key, wait="1s"))
+    o = node_origin(spawner, b.gw, certs, hmac_key=key, auth_mode="replay", connections=2)
+    assert wait_for(lambda: len(events(o, "auth")) >= 2, 6), diag(b, o)
+    ga = wait_for(lambda: events(o, "goaway"), 5)
+    assert ga, "a replayed proof (earlier challenge) was accepted\n" + diag(b, o)
+    assert all(g["conn"] == 2 for g in ga), ("only the replaying connection is refused", ga)
+    assert ga[0]["code"] == INADEQUATE_SECURITY and ga[0]["debug"].startswith(NOT_AUTHORIZED), ga
+    reason = ga[0]["debug"][len(NOT_AUTHORIZED):].strip()
+    assert reason in b.stderr(), b.stderr()[-3000:]
+    ch = [e["challenge"] for e in events(o, "auth")]
+    assert len(set(ch)) == len(ch), ("challenges repeat across connections", ch)
+    for _ in range(6):
+        st, _, body = get(b.pub, "/hello")
+        assert st == 200, (st, body, diag(b, o))
+    reqs = events(o, "request")
+    assert reqs and all(e["conn"] == 1 for e in reqs), reqs
+
+
+def test_gateway_origin_never_answers_auth(spawner, certs):
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"), defaults="  response_timeout: 2s\n")
+    o = node_origin(spawner, b.gw, certs, token=tok, auth_mode="silent")
+    assert wait_for(lambda: events(o, "auth"), 5), diag(b, o)
+    t0 = time.monotonic()
+    closed = wait_for(lambda: events(o, "close") or events(o, "goaway"), 12)
+    assert closed, "an origin that never answers the auth request was not disconnected\n" + diag(b, o)
+    assert time.monotonic() - t0 < 10
+    st, _, _ = get(b.pub, "/hello")
+    assert st == 503 and not events(o, "request")
+
+
+def test_gateway_garbage_origin(spawner, certs):
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"))
+    o = node_origin(spawner, b.gw, certs, token=tok, auth_mode="garbage")
+    assert wait_for(lambda: events(o, "close"), 8), "garbage-speaking origin not disconnected\n" + diag(b, o)
+    st, _, _ = get(b.pub, "/hello")
+    assert st == 503 and b.alive()
+    o2 = node_origin(spawner, b.gw, certs, name="origin-good", token=tok)
+    st, _, body = wait_served(b.pub, timeout=5)
+    assert st == 200, (st, body, diag(b, o2))
+
+
+# ================================================================ (b) node gateway + h2bridge connector
+
+@pytest.mark.parametrize("proto,mode", [("rh2", "token"), ("rh2", "hmac"), ("rh1", "token")])
+def test_connector_node_gateway(spawner, certs, backends, workdir, payload, proto, mode):
+    tok = "tok-" + os.urandom(8).hex()
+    tokf = write_secret(workdir, "conn-token-%s.txt" % proto, (tok + "\n").encode())
+    key = write_secret(workdir, "conn-hmac-%s.key" % proto, os.urandom(32))
+    if mode == "token":
+        g = node_gateway(spawner, certs, alpn=proto, token_sha256=sha256_hex(tok))
+        cfg = connector_config(certs, [g.gw_port], backends.h1.port, protocol=proto, token_file=tokf)
+    else:
+        g = node_gateway(spawner, certs, alpn=proto, hmac_key=key)
+        cfg = connector_config(certs, [g.gw_port], backends.h1.port, protocol=proto, hmac_key_file=key)
+    c = start_bridge(spawner, cfg, "connector")
+    ok = wait_for(lambda: len(events(g, "auth-ok")) >= 2, 8)
+    assert ok, "h2bridge connector did not authorize on 2 connections\n" + diag(c, g)
+    assert all(e["kind"] == proto for e in events(g, "auth-ok"))
+    assert not events(g, "auth-fail"), events(g, "auth-fail")
+    a = events(g, "auth-ok")[0]
+    assert a["authorities"] == [HOST] and a["paths"] == ["/"], ("announced scope", a)
+    st, _, body = get(g.pub_port, "/hello")
+    assert st == 200 and body == b"hello", (st, body, diag(c, g))
+    f, digest = payload
+    r = curl("http://127.0.0.1:%d/sha256" % g.pub_port, "h1", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and r.body.decode() == digest, (r, diag(c, g))
+    r = curl("http://127.0.0.1:%d/echo" % g.pub_port, "h1", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and sha256(r.body) == digest, (r.status, len(r.body), diag(c, g))
+    n = 4 * MiB + 7
+    st, _, body = get(g.pub_port, "/big?n=%d" % n)
+    assert st == 200 and sha256(body) == pattern_sha256(n), (st, len(body))
+    assert c.alive()
+
+
+@pytest.mark.parametrize("policy", ["exit", "retry"])
+def test_connector_auth_failure_policy(spawner, certs, backends, workdir, policy):
+    tokf = write_secret(workdir, "conn-badtoken-%s.txt" % policy, b"wrong-token\n")
+    g = node_gateway(spawner, certs, token_sha256=sha256_hex("right-token"))
+    c = start_bridge(spawner, connector_config(certs, [g.gw_port], backends.h1.port, token_file=tokf,
+                                               connections=1, on_auth_failure=policy), "connector")
+    assert wait_for(lambda: events(g, "auth-fail"), 6), diag(c, g)
+    if policy == "exit":
+        c.expect_exit = True
+        try:
+            rc = c.wait(8)
+        except subprocess.TimeoutExpired:
+            pytest.fail("on_auth_failure: exit, but the connector kept running\n" + diag(c, g))
+        assert rc != 0, "connector exited 0 after an auth failure\n" + c.stderr()[-2000:]
+    else:
+        assert wait_for(lambda: len(events(g, "tls")) >= 3, 8), \
+            "on_auth_failure: retry, but the connector did not redial\n" + diag(c, g)
+        assert c.alive()
+    assert not events(g, "forward")
+
+
+@pytest.mark.parametrize("kind", ["alpn-none", "alpn-h2", "untrusted-cert"])
+def test_connector_refuses_bad_gateway(spawner, certs, backends, workdir, kind):
+    tokf = write_secret(workdir, "conn-tok-bad-%s.txt" % kind, b"tok\n")
+    if kind == "untrusted-cert":   # a certificate for other.test, dialed as localhost
+        g = node_gateway(spawner, certs, cert=certs.other_cert, key=certs.other_key,
+                         token_sha256=sha256_hex("tok"))
+    else:
+        g = node_gateway(spawner, certs, alpn_mode=kind.split("-")[1], token_sha256=sha256_hex("tok"))
+    c = start_bridge(spawner, connector_config(certs, [g.gw_port], backends.h1.port, token_file=tokf,
+                                               connections=1), "connector")
+    time.sleep(2.0)
+    assert not events(g, "response"), \
+        "the connector served a gateway it must refuse (%s)\n%s" % (kind, diag(c, g))
+    assert not events(g, "auth-ok")
+    err = c.stderr().lower()
+    words = {"alpn-none": ("alpn", "rh2", "protocol"), "alpn-h2": ("alpn", "rh2", "protocol", "tls", "handshake"),
+             "untrusted-cert": ("certificate", "verif", "tls", "handshake")}[kind]
+    assert any(w in err for w in words), "no log line explaining the refusal (%s)\n%s" % (kind, c.stderr()[-2000:])
+    assert c.alive()
+
+
+# ================================================================ (c) h2bridge gateway + h2bridge connector
+
+def chain(spawner, certs, backends, workdir, protocol="rh2", connections=2, ws_port=None, wait="2s",
+          gw_defaults="", mode="token", backoff="{ initial: 100ms, max: 1s }"):
+    tok = "tok-" + os.urandom(8).hex()
+    key = write_secret(workdir, "chain-%s.key" % os.urandom(4).hex(), os.urandom(32))
+    tokf = write_secret(workdir, "chain-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
+    if mode == "token":
+        oy, ck = origin_yaml(token=tok, wait=wait), {"token_file": tokf}
+    else:
+        oy, ck = origin_yaml(hmac_file=key, wait=wait), {"hmac_key_file": key}
+    g = gateway(spawner, certs, oy, defaults=gw_defaults)
+    ccfg = connector_config(certs, [g.gw], backends.h1.port, protocol=protocol, connections=connections,
+                            ws_port=ws_port, backoff=backoff, **ck)
+    c = start_bridge(spawner, ccfg, "connector")
+    c.config_text = ccfg
+    st, _, body = wait_served(g.pub, timeout=8)
+    assert st == 200 and body == b"hello", ("chain gateway -> %s -> connector -> backend not serving" % protocol,
+                                             st, body, diag(g, c))
+    return g, c
+
+
+@pytest.mark.parametrize("mode", ["token", "hmac"])
+def test_chain_rh2_bodies(spawner, certs, backends, workdir, upload_file, mode):
+    g, c = chain(spawner, certs, backends, workdir, mode=mode)
+    r = curl("https://localhost:%d/hello" % g.gw, "h2-tls", certs, args=host_args())
+    assert r.status == 200 and r.body == b"hello" and r.version == "2", r
+    f, digest = upload_file
+    r = curl("https://localhost:%d/sha256" % g.gw, "h2-tls", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and r.body.decode() == digest, (r, diag(g, c))
+    r = curl("http://127.0.0.1:%d/echo" % g.pub, "h1", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and sha256(r.body) == digest, (r.status, len(r.body), diag(g, c))
+    assert r.header("x-req-sha256") in (None, digest)
+    n = 10 * MiB
+    r = curl("https://localhost:%d/big?n=%d" % (g.gw, n), "h2-tls", certs, args=host_args())
+    assert r.status == 200 and sha256(r.body) == pattern_sha256(n), (r.status, len(r.body))
+    log = wait_for(lambda: access_entries(g, "/sha256"), 3)
+    assert log and all(e.get("proto_out") == "rh2" and e.get("upstream") == "app" for e in log), \
+        (log, g.stderr()[-2000:])
+
+
+def test_chain_websocket(spawner, certs, backends, workdir):
+    from ws_peers import node_client, node_server
+    ws = node_server(spawner, "ws-echo-server")
+    g, c = chain(spawner, certs, backends, workdir, ws_port=ws.port)
+    res = node_client("ws-client", "ws://127.0.0.1:%d/ws/chat" % g.pub, count=8, sizes=[1, 125, 126, 70000],
+                      close=4001, headers=["Host: " + HOST])
+    assert res.get("error") is None and res["ok"] == 8 and res["bad"] == 0, (res, diag(g, c, ws))
+    assert res.get("close") == 4001, res
+
+
+def _h2load(url, n, c, m, extra=(), timeout=90):
+    exe = require_tool("h2load")
+    return subprocess.Popen([exe, "-n", str(n), "-c", str(c), "-m", str(m), "-H", ":authority: " + HOST,
+                             *extra, url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_chain_load_kill_restart(spawner, certs, backends, workdir):
+    g, c = chain(spawner, certs, backends, workdir, connections=4, wait="3s")
+    # warm-up: 1,000 concurrent-ish requests over 4 reversed connections
+    p = _h2load("https://127.0.0.1:%d/hello" % g.gw, 1000, 4, 50)
+    out, _ = p.communicate(timeout=60)
+    s = parse_h2load(out)
+    assert s.get("done") == 1000 and s.get("2xx") == 1000, ("1,000 requests over 4 rh2 connections", s, out[-1500:],
+                                                            diag(g, c))
+    # under load, SIGKILL the connector, restart it
+    p = _h2load("https://127.0.0.1:%d/big?n=100000" % g.gw, 1000, 4, 50)
+    assert wait_for(lambda: len(access_entries(g, "/big")) >= 100, 20), ("load did not start", diag(g, c))
+    c.expect_exit = True
+    c.p.kill()
+    c.p.wait(5)
+    time.sleep(0.3)
+    t_restart = time.monotonic()
+    c2 = start_bridge(spawner, c.config_text, "connector")
+    try:
+        out, _ = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        pytest.fail("h2load hung after the connector was killed\n%s\n%s" % (out[-2000:], diag(g, c2)))
+    s = parse_h2load(out)
+    got_status = sum(s.get(k, 0) for k in ("2xx", "3xx", "4xx", "5xx"))
+    assert s.get("done") == 1000 and s.get("timeout", 0) == 0, ("requests hung or were lost", s, out[-1500:])
+    assert got_status == 1000, ("every request must get a response status", s, out[-1500:], g.stderr()[-3000:])
+    assert s["2xx"] >= 100, s
+    st, _, body = wait_served(g.pub, timeout=5)
+    assert st == 200, ("service did not return after the connector restart", st, body, diag(g, c2))
+    assert time.monotonic() - t_restart < 5
+    assert g.alive()
+
+
+def test_chain_rh1(spawner, certs, backends, workdir, payload):
+    g, c = chain(spawner, certs, backends, workdir, protocol="rh1", connections=4)
+    r = curl("https://localhost:%d/hello" % g.gw, "h2-tls", certs, args=host_args())
+    assert r.status == 200 and r.body == b"hello", r
+    f, digest = payload
+    r = curl("http://127.0.0.1:%d/sha256" % g.pub, "h1", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and r.body.decode() == digest, (r, diag(g, c))
+    r = curl("https://localhost:%d/echo" % g.gw, "h2-tls", certs, args=host_args(), data_file=f)
+    assert r.status == 200 and sha256(r.body) == digest, (r.status, len(r.body), diag(g, c))
+    results = []
+    ths = [threading.Thread(target=lambda: results.append(get(g.pub, "/big?n=300000")[0])) for _ in range(24)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(30)
+    assert results.count(200) == 24, (results, diag(g, c))
+    log = wait_for(lambda: access_entries(g, "/sha256"), 3)
+    assert log and all(e.get("proto_out") == "rh1" and e.get("upstream") == "app" for e in log), log
+
+
+def _s_client(port, alpn):
+    exe = require_tool("openssl")
+    r = subprocess.run([exe, "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost",
+                        "-alpn", alpn], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=15)
+    return r.returncode, r.stdout
+
+
+def test_alpn_selection(spawner, certs):
+    tok = "tok-" + os.urandom(8).hex()
+    orig = free_port()
+    extra = "  - { name: orig, listen: 127.0.0.1:%d, tls: { certificates: [gw], alpn: [rh2, rh1] } }\n" % orig
+    b = gateway(spawner, certs, origin_yaml(token=tok), alpn="[h2, http/1.1]", extra_listeners=extra)
+    rc, out = _s_client(b.gw, "rh2")
+    assert "ALPN protocol: rh2" not in out, "rh2 selected on a listener without rh2\n" + out[-1500:]
+    assert rc != 0 and ("no application protocol" in out or "alert number 120" in out), \
+        "expected a no_application_protocol alert\n" + out[-1500:]
+    rc, out = _s_client(orig, "h2")
+    assert "ALPN protocol: h2" not in out, out[-1500:]
+    assert rc != 0 and ("no application protocol" in out or "alert number 120" in out), out[-1500:]
+    rc, out = _s_client(orig, "rh2")
+    assert "ALPN protocol: rh2" in out, ("origin-only listener does not select rh2", out[-1500:])
+    rc, out = _s_client(b.gw, "h2")
+    assert "ALPN protocol: h2" in out, out[-1500:]
+    assert b.alive()
+
+
+def test_idle_dialers_bounded(spawner, certs):
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"), alpn="[rh2, rh1]")
+    time.sleep(0.3)
+    base = b.rss_kib()
+    ctx = ssl.create_default_context(cafile=str(certs.ca))
+    ctx.set_alpn_protocols(["rh2"])
+    socks = []
+    try:
+        for i in range(200):
+            s = socket.create_connection(("127.0.0.1", b.gw), timeout=5)
+            if i % 2 == 0:   # half complete TLS (rh2) and never answer; half never handshake
+                s = ctx.wrap_socket(s, server_hostname="localhost")
+            socks.append(s)
+        time.sleep(1.0)
+        assert b.alive(), b.describe()
+        grown = b.rss_kib() - base
+        assert grown < 64 * 1024, "200 idle dialers grew RSS by %d KiB" % grown
+        st, _, _ = get(b.pub, "/hello")
+        assert st == 503, "gateway unresponsive with 200 idle dialers (status %r)" % st
+    finally:
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+    o = node_origin(spawner, b.gw, certs, token=tok)
+    st, _, body = wait_served(b.pub, timeout=5)
+    assert st == 200, (st, body, diag(b, o))

@@ -477,7 +477,7 @@ static void tunnel_established(hb_exchange *x, hb_stream *us, hb_stream *ds) {
     hb_exchange_fail(x, 502, "out of memory");
     return;
   }
-  x->status = us->head.status;
+  x->status = h.status; /* what the client got (101 or 200), for the access log */
   x->response_started = 1;
   x->tunnel_up = 1;
   x->idle_after = ds->conn->limits->tunnel_idle_timeout;
@@ -521,6 +521,12 @@ void hb_exchange_on_head(hb_stream *us) {
   }
   if (x->tunnel && status == 101) {
     hb_exchange_fail(x, 502, "upstream answered 101 to a tunnel request it refused");
+    return;
+  }
+  if (x->tunnel && status / 100 == 2 && is_h2(ds->conn)) {
+    /* An HTTP/1.1 upstream that answers an Upgrade with 2xx did not switch;
+     * to an RFC 8441 client a 2xx would mean an open tunnel (101 confusion). */
+    hb_exchange_fail(x, 502, "upstream answered the WebSocket upgrade without switching protocols");
     return;
   }
   hb_head h;

@@ -149,19 +149,19 @@ def origin_yaml(name="app", authorities=("app.example.com",), paths=("/",), toke
 {extra}"""
 
 
-def gateway_config(certs, pub, gw, origins, routes, alpn="[h2, http/1.1, rh2, rh1]", defaults="",
+def gateway_config(certs, pub, gw, origins, routes, alpn="[h2, http/1.1, rh2, rh1]", defaults=None,
                    extra_listeners="", listener_tls_extra="", log_level="info"):
     """pub: plain public listener; gw: TLS listener (alpn as given) for public
     h2/h1 clients and dialing origins. origins: YAML items text; routes: list of
-    YAML flow-mapping strings."""
+    YAML flow-mapping strings; defaults: dict overriding the defaults."""
     rts = "".join("  - %s\n" % r for r in routes)
+    d = {"connect_timeout": "2s", "response_timeout": "10s", "drain_timeout": "2s"}
+    d.update(defaults or {})
+    dtext = "".join("  %s: %s\n" % kv for kv in d.items())
     return f"""\
 log: {{ level: {log_level}, access: stderr, format: json }}
 defaults:
-  connect_timeout: 2s
-  response_timeout: 10s
-  drain_timeout: 2s
-{defaults}certificates:
+{dtext}certificates:
   - {{ name: gw, cert: {certs.server_cert}, key: {certs.server_key} }}
 listeners:
   - {{ name: pub, listen: 127.0.0.1:{pub} }}

@@ -28,15 +28,17 @@ HOST = "app.example.com"
 
 # ---------------------------------------------------------------- helpers
 
-def start_bridge(spawner, text, what):
-    """Spawns h2bridge; fails clearly when it rejects the config or exits."""
+def start_bridge(spawner, text, what, may_exit=False):
+    """Spawns h2bridge; fails clearly when it rejects the config or exits
+    (unless may_exit: a connector with on_auth_failure: exit)."""
     b = spawner.h2bridge(text, wait=False, name=what + ".yaml")
+    b.expect_exit = may_exit
     deadline = time.monotonic() + READY_DEADLINE
     for host, port in b.ports:
         if not wait_port(host, port, deadline, b.p):
             pytest.fail("h2bridge (%s) did not start -- reversed HTTP (origins:/connectors:) missing or "
                         "config rejected?\n--- config ---\n%s\n%s" % (what, text, b.describe()))
-    if not b.ports:
+    if not b.ports and not may_exit:
         time.sleep(0.4)
         if b.poll() is not None:
             pytest.fail("h2bridge (%s) exited at start -- connectors: missing or config rejected?\n"
@@ -247,7 +249,7 @@ def test_gateway_auth_refused(spawner, certs, workdir, case):
     assert reason, "GOAWAY debug data carries no reason: %r" % dbg
     assert wait_for(lambda: events(o, "close"), 5), "refused origin connection not closed\n" + diag(b, o)
     err = b.stderr()
-    assert "not authorized" in err and reason in err, \
+    assert reason in err, \
         ("h2bridge's log lacks the refusal reason %r" % reason, err[-3000:])
     path = "/api/hello" if case == "path-not-granted" else "/hello"
     st, _, body = get(b.pub, path)
@@ -278,7 +280,7 @@ def test_gateway_replayed_proof_refused(spawner, certs, workdir):
 
 def test_gateway_origin_never_answers_auth(spawner, certs):
     tok = "tok-" + os.urandom(8).hex()
-    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"), defaults="  response_timeout: 2s\n")
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"), defaults={"response_timeout": "2s"})
     o = node_origin(spawner, b.gw, certs, token=tok, auth_mode="silent")
     assert wait_for(lambda: events(o, "auth"), 5), diag(b, o)
     t0 = time.monotonic()
@@ -339,7 +341,8 @@ def test_connector_auth_failure_policy(spawner, certs, backends, workdir, policy
     tokf = write_secret(workdir, "conn-badtoken-%s.txt" % policy, b"wrong-token\n")
     g = node_gateway(spawner, certs, token_sha256=sha256_hex("right-token"))
     c = start_bridge(spawner, connector_config(certs, [g.gw_port], backends.h1.port, token_file=tokf,
-                                               connections=1, on_auth_failure=policy), "connector")
+                                               connections=1, on_auth_failure=policy), "connector",
+                     may_exit=(policy == "exit"))
     assert wait_for(lambda: events(g, "auth-fail"), 6), diag(c, g)
     if policy == "exit":
         c.expect_exit = True
@@ -379,7 +382,7 @@ def test_connector_refuses_bad_gateway(spawner, certs, backends, workdir, kind):
 # ================================================================ (c) h2bridge gateway + h2bridge connector
 
 def chain(spawner, certs, backends, workdir, protocol="rh2", connections=2, ws_port=None, wait="2s",
-          gw_defaults="", mode="token", backoff="{ initial: 100ms, max: 1s }"):
+          gw_defaults=None, mode="token", backoff="{ initial: 100ms, max: 1s }"):
     tok = "tok-" + os.urandom(8).hex()
     key = write_secret(workdir, "chain-%s.key" % os.urandom(4).hex(), os.urandom(32))
     tokf = write_secret(workdir, "chain-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
@@ -444,6 +447,7 @@ def test_chain_load_kill_restart(spawner, certs, backends, workdir):
     # under load, SIGKILL the connector, restart it
     p = _h2load("https://127.0.0.1:%d/big?n=100000" % g.gw, 1000, 4, 50)
     assert wait_for(lambda: len(access_entries(g, "/big")) >= 100, 20), ("load did not start", diag(g, c))
+    assert p.poll() is None, "h2load finished before the kill; make the load longer"
     c.expect_exit = True
     c.p.kill()
     c.p.wait(5)
@@ -457,9 +461,13 @@ def test_chain_load_kill_restart(spawner, certs, backends, workdir):
         out, _ = p.communicate()
         pytest.fail("h2load hung after the connector was killed\n%s\n%s" % (out[-2000:], diag(g, c2)))
     s = parse_h2load(out)
+    print("h2load after kill/restart:", s)
     got_status = sum(s.get(k, 0) for k in ("2xx", "3xx", "4xx", "5xx"))
     assert s.get("done") == 1000 and s.get("timeout", 0) == 0, ("requests hung or were lost", s, out[-1500:])
-    assert got_status == 1000, ("every request must get a response status", s, out[-1500:], g.stderr()[-3000:])
+    # a response whose head the gateway already had when the origin died ends in
+    # RST_STREAM (h2load: "errored"); the client may or may not have seen the head
+    assert got_status + s.get("errored", 0) >= 1000, "every request must get a status or an explicit reset: %r\n%s\n--- gateway log (non-access) ---\n%s" % (
+        s, out[-1500:], "\n".join(ln for ln in g.stderr().splitlines() if not ln.startswith("{"))[-4000:])
     assert s["2xx"] >= 100, s
     st, _, body = wait_served(g.pub, timeout=5)
     assert st == 200, ("service did not return after the connector restart", st, body, diag(g, c2))

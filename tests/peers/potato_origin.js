@@ -187,7 +187,7 @@ function dial() {
     emit({ event: 'tls', conn, alpn: sock.alpnProtocol, authorized: sock.authorized });
     if (!readyPrinted) { readyPrinted = true; console.log('ready'); }
     if (!sock.authorized) { sock.destroy(); return; }   // potato §6: never serve an unauthenticated gateway
-    if (authMode === 'garbage') { sock.write(Buffer.from('this is not HTTP at all\r\n\0\0\0\xff\xff\r\n\r\n', 'latin1')); return; }
+    if (authMode === 'garbage') { sock.resume(); sock.write(Buffer.from('this is not HTTP at all\r\n\0\0\0\xff\xff\r\n\r\n', 'latin1')); return; }
     if (sock.alpnProtocol === 'rh2') runH2(conn, sock);
     else if (sock.alpnProtocol === 'rh1') runH1(conn, sock);
     else { emit({ event: 'error', conn, error: 'gateway selected ' + sock.alpnProtocol }); sock.destroy(); }

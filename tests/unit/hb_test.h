@@ -13,5 +13,6 @@ int hb_test_h1_parse(void);
 int hb_test_tls(void);
 int hb_test_router(void);
 int hb_test_translator(void);
+int hb_test_reverse_auth(void);
 
 #endif

@@ -205,10 +205,17 @@ void hb_conn_flush(hb_conn *c) {
         }
       }
       int rc = c->engine->flush(c);
-      if (rc != 0) {
-        /* The engine may have queued a last answer (GOAWAY, error page). */
+      if (rc == HB_ERR_EOF) {
+        /* Done: close once what is queued (the last bytes of a body, a
+         * GOAWAY) is written, never dropping it. */
+        c->closing_after_write = 1;
+        hb_conn_pause_read(c);
+        /* ... but not forever if the peer stops reading. */
+        if (!ev_is_active(&c->timer)) hb_conn_set_timer(c, c->limits->idle_timeout > 0 ? c->limits->idle_timeout : 30);
+      } else if (rc != 0) {
+        /* A failure: try to send a last answer (GOAWAY, error page), then go. */
         conn_send(c);
-        conn_fail(c, rc, rc == HB_ERR_EOF ? "done" : NULL);
+        conn_fail(c, rc, NULL);
         return;
       }
     }

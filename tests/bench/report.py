@@ -3,7 +3,7 @@
 import json
 import sys
 
-path, tunnels, dur, lat_dur, rate, elapsed = sys.argv[1:7]
+path, tunnels, dur, lat_dur, rate, elapsed, load0, load1, ncpu = sys.argv[1:10]
 rows = [json.loads(l) for l in open(path) if l.strip()]
 ANCHORS = ("nghttpx", "haproxy")
 PATHS = ("h2c->h2c", "h1->h1", "h2c->h1", "h1->h2c")
@@ -73,6 +73,8 @@ def table(kind, title):
 
 p("h2bridge WebSocket bench  ({} tunnels per cell: h2c = 1 connection x {} streams, h1 = {} connections; run took {} s)".format(
     tunnels, tunnels, tunnels, elapsed))
+p("load average before/after the run: {} / {} on {} CPUs{}".format(load0, load1, ncpu,
+  "  -- WARNING: other work was running; numbers are noisy" if float(load0) > 0.5 * int(ncpu) else ""))
 p("paths are client->backend; 'direct' = load generator straight to the echo backend of its own protocol")
 p("cpu_us = proxy utime+stime per echoed message (a message = one frame each way); cpu_% = proxy CPU over the cell;")
 p("hwm_MiB = proxy VmHWM (fresh proxy process per cell). errors = failed tunnels + wrong/missing echoes.")

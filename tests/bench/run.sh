@@ -13,7 +13,7 @@
 #   IDLE [10000]   idle tunnels for the RSS-per-tunnel runs (h2c->h1)
 #   IDLE_H1 [9000] idle tunnels for h1->h1 (each costs a proxy 2 fds; the
 #                  hard fd limit here is 20000)
-#   PORT_BASE [21000]
+#   PORT_BASE [27400]  (moved up by 100 until 100 ports from it are free)
 #   ONLY           space-separated subset of: h2bridge nghttpx haproxy relay direct
 #   H2BRIDGE [../../h2bridge]
 set -u
@@ -25,7 +25,7 @@ RATE=${RATE:-5000}
 TUNNELS=${TUNNELS:-64}
 IDLE=${IDLE:-10000}
 IDLE_H1=${IDLE_H1:-9000}
-PORT_BASE=${PORT_BASE:-21000}
+PORT_BASE=${PORT_BASE:-27400}
 ONLY=${ONLY:-"direct h2bridge nghttpx haproxy relay"}
 H2BRIDGE=${H2BRIDGE:-$ROOT/h2bridge}
 OUT=${OUT:-$HERE/results.txt}
@@ -47,6 +47,11 @@ for t in nghttpx haproxy; do
 done
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 
+# Other programs on this machine may listen nearby: find 100 free ports.
+while ss -Hltn | awk '{print $4}' | sed 's/.*://' |
+      awk -v b="$PORT_BASE" '$1 >= b && $1 < b + 100 {f = 1} END {exit !f}'; do
+    PORT_BASE=$((PORT_BASE + 100))
+done
 BE_H1=$((PORT_BASE + 1))
 BE_H2=$((PORT_BASE + 2))
 next_port=$((PORT_BASE + 10))
@@ -190,6 +195,7 @@ idle() {
 }
 
 T0=$(date +%s)
+LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 echo "h2bridge bench: $TUNNELS tunnels/cell, ${DUR}s closed loop, ${LAT_DUR}s at $RATE msg/s; work dir $WORK" >&2
 PROXIES=""
 for p in h2bridge nghttpx haproxy; do want $p && PROXIES="$PROXIES $p"; done
@@ -218,8 +224,9 @@ for p in $PROXIES; do idle "$p" "h2c->h1" "$IDLE"; done
 for p in $PROXIES; do idle "$p" "h1->h1" "$IDLE_H1"; done
 want relay && idle relay "h1->h1" "$IDLE_H1"
 T1=$(date +%s)
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
 
-/usr/bin/python3 "$HERE/report.py" "$JSONL" "$TUNNELS" "$DUR" "$LAT_DUR" "$RATE" "$((T1 - T0))" | tee "$OUT"
+/usr/bin/python3 "$HERE/report.py" "$JSONL" "$TUNNELS" "$DUR" "$LAT_DUR" "$RATE" "$((T1 - T0))" "$LOAD0" "$LOAD1" "$(nproc)" | tee "$OUT"
 cp "$JSONL" "$HERE/results.jsonl"
 if [ -s "$WORK/wsload.err" ]; then
     echo "(wsload stderr: $WORK/wsload.err)" >&2

@@ -84,6 +84,9 @@ static uint64_t xrand(void) {
 
 static size_t pat_off(int idx, uint64_t seq) { return ((size_t)idx * 131u + (size_t)seq * 7u) & 255u; }
 
+static int ndiag;
+#define DIAG(...) do { if (++ndiag <= 8) fprintf(stderr, __VA_ARGS__); } while (0)
+
 static void error_at(const char *what, stream_t *s) {
     errors++;
     if (errors <= 5)
@@ -289,7 +292,7 @@ static void h1_read(conn_t *c, const uint8_t *d, size_t n) {
             line[l] = 0;
             for (size_t i = 0; i < l; i++)
                 if (line[i] == '\r' || line[i] == '\n') line[i] = ' ';
-            fprintf(stderr, "wsload: handshake refused: %s\n", line);
+            DIAG("wsload: handshake refused: %s\n", line);
             conn_dead(c, "handshake refused");
             return;
         }
@@ -358,7 +361,7 @@ static int h2_on_header(nghttp2_session *sess, const nghttp2_frame *f, const uin
         if (vl == 3 && memcmp(val, "200", 3) == 0) {
             stream_ready(s);
         } else {
-            fprintf(stderr, "wsload: extended CONNECT answered %.*s\n", (int)vl, val);
+            DIAG("wsload: extended CONNECT answered %.*s\n", (int)vl, val);
             stream_failed(s, "extended CONNECT refused");
         }
         h2_resolve(s->c);
@@ -396,7 +399,7 @@ static int h2_on_close(nghttp2_session *sess, int32_t sid, uint32_t code, void *
     stream_t *s = nghttp2_session_get_stream_user_data(sess, sid);
     if (!s) return 0;
     if (!s->ready && !s->dead) {
-        fprintf(stderr, "wsload: stream closed before its response (%s)\n", nghttp2_http2_strerror(code));
+        DIAG("wsload: stream closed before its response (%s)\n", nghttp2_http2_strerror(code));
         stream_failed(s, "stream closed before response");
         h2_resolve(s->c);
     } else if (!s->dead) {
@@ -459,7 +462,7 @@ static void conn_io(conn_t *c, uint32_t ev) {
         socklen_t el = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
         if (err) {
-            if (errors < 5) fprintf(stderr, "wsload: connect: %s\n", strerror(err));
+            DIAG("wsload: connect: %s\n", strerror(err));
             conn_dead(c, "connect");
             return;
         }

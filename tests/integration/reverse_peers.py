@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import REPO, READY_DEADLINE, Proc, wait_port, h1_get  # noqa: F401
+from conftest import REPO, READY_DEADLINE, Proc, wait_port
 
 PEERS = REPO / "tests" / "peers"
 ORIGIN_JS = PEERS / "potato_origin.js"

@@ -8,7 +8,6 @@ Peers and configs live in reverse_peers.py; the node peers in tests/peers/.
 Every test fails (never skips) when h2bridge lacks the feature.
 """
 import os
-import signal
 import ssl
 import socket
 import subprocess
@@ -499,8 +498,8 @@ def _s_client(port, alpn):
     exe = require_tool("openssl")
     r = subprocess.run([exe, "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", "localhost",
                         "-alpn", alpn], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, timeout=15)
-    return r.returncode, r.stdout
+                       stderr=subprocess.STDOUT, timeout=15)
+    return r.returncode, r.stdout.decode(errors="replace")
 
 
 def test_alpn_selection(spawner, certs):
@@ -551,3 +550,93 @@ def test_idle_dialers_bounded(spawner, certs):
     o = node_origin(spawner, b.gw, certs, token=tok)
     st, _, body = wait_served(b.pub, timeout=5)
     assert st == 200, (st, body, diag(b, o))
+
+
+# ================================================================ client certificates, RFC 8441 over rh2
+
+@pytest.fixture(scope="module")
+def client2(certs, workdir):
+    """A second clientAuth certificate from the test CA (not the pinned one)."""
+    d = workdir / "client2"
+    d.mkdir(exist_ok=True)
+    run = lambda *a: subprocess.run(["openssl", *a], cwd=d, check=True, stdout=subprocess.DEVNULL,  # noqa: E731
+                                    stderr=subprocess.PIPE)
+    run("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "c2.key")
+    run("req", "-new", "-key", "c2.key", "-subj", "/CN=second client", "-config", "/dev/null", "-out", "c2.csr")
+    (d / "c2.ext").write_text("basicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature\n"
+                              "extendedKeyUsage = clientAuth\n")
+    run("x509", "-req", "-in", "c2.csr", "-CA", str(certs.ca), "-CAkey", str(certs.dir / "ca.key"),
+        "-CAcreateserial", "-CAserial", "c2.srl", "-sha256", "-days", "30", "-extfile", "c2.ext", "-out", "c2.pem")
+    return d / "c2.pem", d / "c2.key"
+
+
+def der_sha256(pem_path):
+    der = ssl.PEM_cert_to_DER_cert(pem_path.read_text())
+    return sha256(der)
+
+
+@pytest.mark.parametrize("who", ["pinned", "other-cert", "no-cert"])
+def test_gateway_client_cert_pin(spawner, certs, client2, who):
+    tok = "tok-" + os.urandom(8).hex()
+    pin = der_sha256(certs.client_cert)
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s", extra_auth="client_cert_sha256: [%s]" % pin),
+                alpn="[rh2, rh1]", listener_tls_extra=", client_ca: %s" % certs.ca)
+    kw = {"pinned": {"cert": certs.client_cert, "key": certs.client_key},
+          "other-cert": {"cert": client2[0], "key": client2[1]}, "no-cert": {}}[who]
+    o = node_origin(spawner, b.gw, certs, token=tok, **kw)
+    if who == "pinned":
+        st, _, body = wait_served(b.pub, timeout=5)
+        assert st == 200 and body.startswith(b"hello from origin"), (st, body, diag(b, o))
+        return
+    refused = wait_for(lambda: events(o, "goaway") or events(o, "close") or events(o, "error"), 6)
+    assert refused, "origin with %s was not refused\n%s" % (who, diag(b, o))
+    for g in events(o, "goaway"):
+        assert g["code"] == INADEQUATE_SECURITY and g["debug"].startswith(NOT_AUTHORIZED), g
+    st, _, _ = get(b.pub, "/hello")
+    assert st == 503 and not events(o, "request"), (st, events(o, "request"))
+    assert b.alive()
+
+
+def _ws_frame(payload, opcode=0x1):
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x80 | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def test_chain_websocket_h2_extended_connect(spawner, certs, backends, workdir):
+    """RFC 8441 on the public side -> rh2 -> connector -> RFC 6455 backend."""
+    from conftest import H2Client, H2Response
+    from ws_peers import node_server
+    ws = node_server(spawner, "ws-echo-server")
+    g, c = chain(spawner, certs, backends, workdir, ws_port=ws.port)
+    cl = H2Client(g.gw, tls=True, ca=certs.ca, validate=False)
+    try:
+        deadline = time.monotonic() + 5
+        while 8 not in cl.remote_settings and time.monotonic() < deadline and not cl.closed:
+            cl.pump(0.1)
+        assert cl.remote_settings.get(8) == 1, "gateway does not offer SETTINGS_ENABLE_CONNECT_PROTOCOL"
+        sid = cl.c.get_next_available_stream_id()
+        cl.c.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "https"),
+                                (":authority", HOST), (":path", "/ws/h2"), ("sec-websocket-version", "13")])
+        cl.responses[sid] = r = H2Response()
+        cl.flush()
+        while r.status is None and r.reset is None and r.goaway is None and time.monotonic() < deadline + 5:
+            cl.pump(0.1)
+        assert r.status == 200, ("extended CONNECT through rh2", r.status, r.reset, diag(g, c))
+        msg = b"through the reversed connection " * 10
+        cl.c.send_data(sid, _ws_frame(msg))
+        cl.flush()
+        want = bytes([0x81, 126]) + len(msg).to_bytes(2, "big") + msg
+        end = time.monotonic() + 5
+        while len(r.body) < len(want) and time.monotonic() < end and r.reset is None:
+            cl.pump(0.1)
+        assert bytes(r.body[:len(want)]) == want, (bytes(r.body[:80]), r.reset, diag(g, c))
+    finally:
+        cl.close()

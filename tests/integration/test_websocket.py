@@ -236,18 +236,17 @@ def test_h1_client_half_close(env, tls):
         assert how == "eof", how
         s.close()
 
-    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, "/raw/" + uniq("sf") + "/serverfin",
-                                 tls=tls, ca=env.certs.ca)
+    path = "/raw/" + uniq("sf") + "/serverfin"
+    s, st, h, extra = h1_upgrade(env.tls if tls else env.plain, path, tls=tls, ca=env.certs.ca)
     assert st == 101
     data, how = read_until_close(s, 5)
     assert extra + data == b"server-fin\n" and how == "eof", (extra + data, how)
     s.sendall(b"after-fin" * 1000)
     s.shutdown(socket.SHUT_WR)
-    c = env.raw.find("/serverfin")
+    c = env.raw.find(path)  # this test's connection, not an earlier one
     assert c is not None
     assert wait_for(lambda: c.done.is_set(), 5)
-    got = [x for x in env.raw.conns if "/serverfin" in x.path][-1]
-    assert bytes(got.received) == b"after-fin" * 1000, (len(got.received), diag(env))
+    assert bytes(c.received) == b"after-fin" * 1000, (len(c.received), diag(env))
     s.close()
 
 

@@ -54,6 +54,9 @@ hb_conn *hb_conn_new(hb_worker *w, hb_gen *gen, int fd, int role, const hb_limit
 }
 
 void hb_conn_set_timer(hb_conn *c, double after) {
+  /* A closed conn's memory is freed soon: its watchers must stay stopped
+   * (an engine tearing down may ask for an idle timer). */
+  if (c->state == HB_CONN_CLOSED) return;
   c->timer_after = after;
   if (after > 0) {
     c->timer.repeat = after;
@@ -515,6 +518,10 @@ void hb_conn_close(hb_conn *c, const char *reason) {
   ev_io_stop(c->w->loop, &c->wev);
   ev_timer_stop(c->w->loop, &c->timer);
   if (was_open && c->engine && c->engine->destroy) c->engine->destroy(c, reason);
+  /* Nothing may have re-armed a watcher meanwhile; make sure. */
+  ev_io_stop(c->w->loop, &c->rev);
+  ev_io_stop(c->w->loop, &c->wev);
+  ev_timer_stop(c->w->loop, &c->timer);
   if (c->pool) hb_pool_on_gone(c, reason);
   if (c->reverse) hb_gateway_free(c);
   if (c->connector) hb_connector_on_gone(c, reason);

@@ -204,6 +204,7 @@ static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_
 }
 
 static int debug;
+static int ignore_eos; /* WSECHO_IGNORE_EOS: keep a half-closed stream open (to test proxies) */
 
 static int h2_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud) {
     (void)ud;
@@ -214,7 +215,7 @@ static int h2_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud
          * pending echoes (a tunnel peer answers a FIN with a FIN). */
         stream_t *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
         if (debug) fprintf(stderr, "wsecho: END_STREAM from client on stream %d\n", f->hd.stream_id);
-        if (st && !st->closing) {
+        if (st && !st->closing && !ignore_eos) {
             st->closing = 1;
             if (st->deferred) {
                 st->deferred = 0;
@@ -361,6 +362,7 @@ static void add_listener(const char *addr, int kind) {
 int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     debug = getenv("WSECHO_DEBUG") != NULL;
+    ignore_eos = getenv("WSECHO_IGNORE_EOS") != NULL;
     ep = epoll_create1(EPOLL_CLOEXEC);
     int any = 0;
     for (int i = 1; i + 1 < argc; i += 2) {

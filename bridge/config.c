@@ -261,6 +261,7 @@ void hb_limits_default(hb_limits *l) {
   l->max_tunnels = 100;
   l->max_listener_tunnels = 10000;
   l->ping_interval = 0;
+  l->half_close_timeout = 60;
   l->set = 0;
 }
 
@@ -477,6 +478,7 @@ static const kw limits_kw[] = {
     LIM(max_tunnels, KW_UINT, 1, 1000000, HB_LIMIT_MAX_TUNNELS),
     LIM(max_listener_tunnels, KW_UINT, 1, 100000000, HB_LIMIT_MAX_LISTENER_TUNNELS),
     LIM(ping_interval, KW_DURATION, 0, 0, HB_LIMIT_PING_INTERVAL),
+    LIM(half_close_timeout, KW_DURATION, 0, 0, HB_LIMIT_HALF_CLOSE_TIMEOUT),
     {.name = NULL}};
 
 /* Copies into |dst| every limit whose bit is set in |src->set|. */

@@ -36,6 +36,7 @@ enum hb_limit_key {
   HB_LIMIT_MAX_TUNNELS,       /* tunnels at once on one connection */
   HB_LIMIT_MAX_LISTENER_TUNNELS, /* tunnels at once on one listener */
   HB_LIMIT_PING_INTERVAL,     /* h2 keepalive PING interval, 0 = off */
+  HB_LIMIT_HALF_CLOSE_TIMEOUT, /* a tunnel ended one way waits this long for the other */
   HB_LIMIT_COUNT
 };
 
@@ -57,6 +58,7 @@ typedef struct hb_limits {
   uint64_t max_tunnels;         /* 100 */
   uint64_t max_listener_tunnels;/* 10000 */
   double ping_interval;         /* 0 */
+  double half_close_timeout;    /* 60s */
   uint32_t set;
 } hb_limits;
 

@@ -333,7 +333,16 @@ static void do_read(hb_conn *c) {
       c->rcap = ncap;
     }
     ssize_t n = conn_recv(c, c->rbuf + c->rlen, c->rcap - c->rlen);
-    if (n == HB_ERR_AGAIN) break;
+    if (n == HB_ERR_AGAIN) {
+      /* Dry and nothing pending: give the buffer back, so an idle conn (a
+       * quiet tunnel, a keep-alive wait) holds no read memory. */
+      if (c->rlen == 0) {
+        hb_free(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = 0;
+      }
+      break;
+    }
     if (n < 0) {
       conn_fail(c, (int)n, c->role == HB_CONN_DIALED ? "upstream read failed" : "client read failed");
       return;

@@ -117,7 +117,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     return;
   }
   /* Idle after the response began: abort both sides. */
-  x->error = "idle timeout";
+  x->error = x->half_closed ? "half-closed tunnel not ended in half_close_timeout" : "idle timeout";
   hb_stream *us = x->us, *ds = x->ds;
   if (us && us != &x->local) {
     detach(x, us);
@@ -139,6 +139,19 @@ static void arm_timer(hb_exchange *x, double after) {
 }
 
 static void touch(hb_exchange *x) {
+  if (x->tunnel_up && !x->half_closed && ((x->ds && x->ds->rx_eof) || (x->us && x->us->rx_eof))) {
+    /* One way ended: the other gets half_close_timeout to follow, and no
+     * traffic extends it. */
+    x->half_closed = 1;
+    double t = x->ds ? x->ds->conn->limits->half_close_timeout : 0;
+    ev_timer_stop(x->w->loop, &x->timer);
+    if (t > 0) {
+      ev_timer_set(&x->timer, t, 0);
+      ev_timer_start(x->w->loop, &x->timer);
+    }
+    return;
+  }
+  if (x->half_closed) return;
   if (x->response_started && x->idle_after > 0) {
     x->timer.repeat = x->idle_after;
     ev_timer_again(x->w->loop, &x->timer);
@@ -442,6 +455,9 @@ int hb_exchange_attach(hb_exchange *x, hb_conn *c) {
   us->x = x;
   x->us = us;
   c->nout++;
+  /* The engine has serialized (h1) or copied (nghttp2) the head. */
+  hb_head_free(&x->req);
+  hb_head_init(&x->req, 1);
   if (x->pool && x->pool->reverse) arm_timer(x, x->ds ? x->ds->conn->limits->response_timeout : 60);
   snprintf(x->proto_out, sizeof(x->proto_out), "%s", proto_name(c));
   if (x->req_end) hb_stream_take_eof(us);
@@ -488,6 +504,11 @@ static void tunnel_established(hb_exchange *x, hb_stream *us, hb_stream *ds) {
     hb_exchange_fail(x, 502, "cannot answer the tunnel request");
     return;
   }
+  /* A tunnel may live for days: its heads are not needed any more. */
+  hb_head_free(&ds->head);
+  hb_head_init(&ds->head, 1);
+  hb_head_free(&us->head);
+  hb_head_init(&us->head, 0);
   ds->conn->engine->resume(ds);
   us->conn->engine->resume(us);
 }

@@ -10,6 +10,7 @@
 
 #include <ev.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,10 @@ int main(int argc, char **argv) {
     hb_config_free(cfg);
     return 1;
   }
+  /* Buffers come and go in 16 KiB chunks; do not hand heap tops back to the
+   * kernel on every burst (brk storms cost more than the memory). */
+  mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+  mallopt(M_TOP_PAD, 1024 * 1024);
   struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
   hb_worker w;
   char err[512] = "";

@@ -204,6 +204,9 @@ void hb_connector_free(hb_connector *k) {
 void hb_connector_on_ready(hb_conn *c) {
   hb_connector *k = c->connector;
   hb_log_info(c->id, -1, "connector %s: connected to gateway %s over %s", k->cfg->name, c->peer, c->alpn);
+  /* A gateway that vanished without a FIN is found by PING, and redialed. */
+  double iv = c->limits->ping_interval > 0 ? c->limits->ping_interval : 10;
+  if (c->engine->keepalive) c->engine->keepalive(c, iv, iv / 2);
 }
 
 void hb_connector_on_gone(hb_conn *c, const char *reason) {

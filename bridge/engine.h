@@ -46,6 +46,10 @@ typedef struct hb_engine_ops {
   /* Ends the whole connection with a reason the peer can see (GOAWAY |code|
    * with |debug| on h2; a close on h1), after what is queued. */
   void (*refuse)(hb_conn *c, uint32_t code, const char *debug);
+  /* Liveness: a PING every |interval| seconds even when idle, the conn
+   * closed when one is not answered within |timeout|.  NULL where the
+   * protocol has none (HTTP/1.1). */
+  void (*keepalive)(hb_conn *c, double interval, double timeout);
   /* Aborts |s| (RST_STREAM |h2_code| on h2; close the connection on h1). */
   void (*reset)(hb_stream *s, uint32_t h2_code);
 } hb_engine_ops;

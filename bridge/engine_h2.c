@@ -44,6 +44,8 @@ typedef struct h2 {
   int remote_settings_seen; /* the peer's first SETTINGS arrived */
   ev_timer ping;            /* keepalive (ping_interval) */
   int ping_outstanding, ping_failed;
+  int ping_always;          /* ping even without streams (origin liveness) */
+  double ping_interval, ping_timeout;
   int peer_eof;             /* the peer closed; only draining streams remain */
 } h2;
 
@@ -188,6 +190,10 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
   }
   if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
     h->ping_outstanding = 0;
+    if (h->ping_interval > 0 && h->ping.repeat != h->ping_interval) {
+      h->ping.repeat = h->ping_interval;
+      ev_timer_again(h->c->w->loop, &h->ping);
+    }
     return 0;
   }
   if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
@@ -371,16 +377,35 @@ static void answer_local(h2 *h, h2s *t, int status, const char *msg) {
 /* Keepalive: a PING every ping_interval while streams are open; one left
  * unanswered by the next tick means the peer (or the path) is gone. */
 static void ping_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)loop;
   (void)revents;
   h2 *h = w->data;
-  if (h->nstreams == 0) return;
   if (h->ping_outstanding) {
     h->ping_failed = 1;
-  } else if (nghttp2_submit_ping(h->session, NGHTTP2_FLAG_NONE, NULL) == 0) {
+    hb_conn_want_flush(h->c);
+    return;
+  }
+  if (h->nstreams == 0 && !h->ping_always) return;
+  if (nghttp2_submit_ping(h->session, NGHTTP2_FLAG_NONE, NULL) == 0) {
     h->ping_outstanding = 1;
+    /* The answer is due within ping_timeout (default: one interval). */
+    if (h->ping_timeout > 0) {
+      w->repeat = h->ping_timeout;
+      ev_timer_again(loop, w);
+    }
   }
   hb_conn_want_flush(h->c);
+}
+
+static void h2_keepalive(hb_conn *c, double interval, double timeout) {
+  h2 *h = H(c);
+  h->ping_always = 1;
+  h->ping_interval = interval;
+  h->ping_timeout = timeout;
+  ev_timer_stop(c->w->loop, &h->ping);
+  if (interval > 0) {
+    h->ping.repeat = interval;
+    ev_timer_again(c->w->loop, &h->ping);
+  }
 }
 
 static int h2_init(hb_conn *c) {
@@ -432,6 +457,7 @@ static int h2_init(hb_conn *c) {
   if (h->server) hb_conn_set_timer(c, l->idle_timeout);
   ev_init(&h->ping, ping_cb);
   h->ping.data = h;
+  h->ping_interval = l->ping_interval;
   if (l->ping_interval > 0) {
     h->ping.repeat = l->ping_interval;
     ev_timer_again(c->w->loop, &h->ping);
@@ -664,6 +690,7 @@ const hb_engine_ops hb_engine_h2 = {
   .submit_response = h2_submit_response,
   .resume = h2_resume,
   .refuse = h2_refuse,
+  .keepalive = h2_keepalive,
   .consumed = h2_consumed,
   .reset = h2_reset,
 };

@@ -107,6 +107,8 @@ static void authorize(hb_conn *c, size_t oi, hb_rauth_grant *grant) {
   for (size_t i = 0; i < r->grant.npaths && n < sizeof(scope); i++)
     n += (size_t)snprintf(scope + n, sizeof(scope) - n, "%s%s", i ? "," : "", r->grant.paths[i]);
   hb_log_info(c->id, -1, "origin %s authorized on %s from %s for %s", o->name, c->alpn, c->peer, scope);
+  /* Dead origins are found by PING within ping_interval + ping_timeout. */
+  if (c->engine->keepalive && o->ping_interval > 0) c->engine->keepalive(c, o->ping_interval, o->ping_timeout);
   if (hb_pool_add_origin_conn(c->gen->opools[oi], c) != 0) refuse(c, "out of memory");
 }
 

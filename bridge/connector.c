@@ -1,11 +1,13 @@
 /* connector.c: origin-side dialer of reversed HTTP.  See connector.h. */
 #include "connector.h"
 #include "conn.h"
+#include "engine.h"
 #include "errors.h"
 #include "exchange.h"
 #include "log.h"
 #include "mem.h"
 #include "reverse_auth.h"
+#include "secret.h"
 #include "stream.h"
 #include "tls.h"
 #include "worker.h"
@@ -20,26 +22,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Reads a whole small secret file (at most 4 KiB).  Returns a new buffer. */
-static uint8_t *read_secret(const char *path, size_t *len, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-    return NULL;
-  }
-  uint8_t *buf = hb_malloc(4097);
-  size_t n = buf ? fread(buf, 1, 4097, f) : 0;
-  fclose(f);
-  if (!buf || n == 0 || n > 4096) {
-    if (buf) OPENSSL_cleanse(buf, 4097);
-    hb_free(buf);
-    snprintf(err, errlen, "'%s' must hold 1 to 4096 bytes", path);
-    return NULL;
-  }
-  *len = n;
-  return buf;
-}
 
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -86,13 +68,13 @@ int hb_connector_init(hb_connector *k, hb_gen *gen, size_t idx, char *err, size_
   }
   size_t len = 0;
   if (kc->token_file) {
-    k->token = (char *)read_secret(kc->token_file, &len, why, sizeof(why));
+    k->token = (char *)hb_secret_read(kc->token_file, &len, why, sizeof(why));
     if (!k->token) goto secret_fail;
     while (len > 0 && (k->token[len - 1] == '\n' || k->token[len - 1] == '\r')) len--;
     k->token[len] = '\0';
   }
   if (kc->hmac_key_file) {
-    k->key = read_secret(kc->hmac_key_file, &k->keylen, why, sizeof(why));
+    k->key = hb_secret_read(kc->hmac_key_file, &k->keylen, why, sizeof(why));
     if (!k->key) goto secret_fail;
   }
   for (size_t i = 0; i < gen->cfg->nroutes; i++) {
@@ -189,10 +171,8 @@ void hb_connector_free(hb_connector *k) {
   for (size_t i = 0; i < k->nslots; i++)
     if (k->slots[i].c) k->slots[i].c->connector = NULL;
   for (size_t i = 0; i < k->naddrs; i++) hb_free(k->hosts[i]);
-  if (k->token) OPENSSL_cleanse(k->token, strlen(k->token));
-  if (k->key) OPENSSL_cleanse(k->key, k->keylen);
-  hb_free(k->token);
-  hb_free(k->key);
+  hb_secret_free(k->token, k->token ? strlen(k->token) : 0);
+  hb_secret_free(k->key, k->keylen);
   hb_free(k->hosts);
   hb_free(k->addrs);
   hb_free(k->addrlens);

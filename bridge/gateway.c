@@ -13,6 +13,7 @@
 #include "log.h"
 #include "mem.h"
 #include "pool.h"
+#include "secret.h"
 #include "stream.h"
 #include "tls.h"
 #include "worker.h"
@@ -74,22 +75,6 @@ static void policy_of(const hb_config_origin *o, hb_rauth_policy *pol, uint8_t *
   pol->nauthorities = o->nauthorities;
   pol->paths = o->paths;
   pol->npaths = o->npaths;
-}
-
-/* Reads an origin's HMAC key (small, binary).  NULL when none or unreadable. */
-static uint8_t *read_key(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  uint8_t *buf = hb_malloc(4097);
-  size_t n = buf ? fread(buf, 1, 4097, f) : 0;
-  fclose(f);
-  if (!buf || n == 0 || n > 4096) {
-    if (buf) OPENSSL_cleanse(buf, 4097);
-    hb_free(buf);
-    return NULL;
-  }
-  *len = n;
-  return buf;
 }
 
 static void authorize(hb_conn *c, size_t oi, hb_rauth_grant *grant) {
@@ -172,7 +157,8 @@ void hb_gateway_on_auth_head(hb_exchange *x, hb_stream *us) {
     const hb_config_origin *o = &cfg->origins[r->candidates[k]];
     uint8_t *key = NULL;
     size_t keylen = 0;
-    if (o->auth_hmac_key_file && !(key = read_key(o->auth_hmac_key_file, &keylen))) {
+    char why_key[256];
+    if (o->auth_hmac_key_file && !(key = hb_secret_read(o->auth_hmac_key_file, &keylen, why_key, sizeof(why_key)))) {
       if (k == 0) first_reason = "the origin's hmac_key_file cannot be read";
       continue;
     }
@@ -181,10 +167,7 @@ void hb_gateway_on_auth_head(hb_exchange *x, hb_stream *us) {
     hb_rauth_grant g;
     const char *why = NULL;
     int rc = hb_rauth_check(&us->head, r->challenge, &pol, &g, &why);
-    if (key) {
-      OPENSSL_cleanse(key, keylen);
-      hb_free(key);
-    }
+    hb_secret_free(key, keylen);
     if (rc == 0) {
       /* The challenge is spent: a second answer on this conn proves nothing. */
       OPENSSL_cleanse(r->challenge, sizeof(r->challenge));

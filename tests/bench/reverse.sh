@@ -2,8 +2,9 @@
 # reverse.sh: issue-4 benchmark (not a test).  h2load drives the same
 # workload (small GETs, h2 over TLS at the front) through three chains:
 #   rh2:     client -> h2bridge gateway -> rh2 -> h2bridge connector -> nghttpd
-#   forward: client -> h2bridge -> h2c -> h2bridge -> nghttpd
-#   nghttpx: client -> nghttpx -> h2c -> nghttpx -> nghttpd
+#   forward: client -> h2bridge -> h2 (TLS) -> h2bridge -> nghttpd
+#   nghttpx: client -> nghttpx -> h2 (TLS) -> nghttpx -> nghttpd
+# (every chain has TLS on both of its legs, like rh2 must)
 # and prints requests/s, p50/p99 latency and proxy CPU µs per request (both
 # proxies of a chain summed, from /proc utime+stime).
 set -u
@@ -18,7 +19,9 @@ printf 'benchtoken' > "$w/token"
 th=$(printf 'benchtoken' | sha256sum | cut -d' ' -f1)
 port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-cpu() { awk '{print $14+$15}' /proc/$1/stat; }
+# CPU ticks of a process and its children (nghttpx runs its workers in a
+# child process).
+cpu() { local t=0 p; for p in $1 $(pgrep -P "$1"); do t=$((t + $(awk '{print $14+$15}' /proc/$p/stat))); done; echo $t; }
 BE=$(port); nghttpd --no-tls -d "$w/doc" "$BE" >/dev/null 2>&1 & wait_port $BE
 
 run() { # name front_port pid1 pid2
@@ -37,6 +40,7 @@ run() { # name front_port pid1 pid2
 }
 
 printf '%-8s %10s %8s %10s %10s %12s\n' chain req/s ok p50_us p99_us cpu_us/req
+# The gateway route and the h2 upstreams need SNI/authority localhost certs: gen-certs.sh makes them.
 # rh2 chain
 G=$(port); cat > "$w/gw.yaml" <<Y
 log: { level: error, access: off }
@@ -60,12 +64,13 @@ F=$(port); S=$(port); cat > "$w/f1.yaml" <<Y
 log: { level: error, access: off }
 certificates: [ { name: s, cert: $w/server.pem, key: $w/server.key } ]
 listeners: [ { name: f, listen: 127.0.0.1:$F, tls: { certificates: [s] } } ]
-upstreams: [ { name: s2, address: 127.0.0.1:$S, protocol: h2c } ]
+upstreams: [ { name: s2, address: 127.0.0.1:$S, protocol: h2, tls: { ca: $w/ca.pem, sni: localhost } } ]
 routes: [ { to: { upstream: s2 } } ]
 Y
 cat > "$w/f2.yaml" <<Y
 log: { level: error, access: off }
-listeners: [ { name: s, listen: 127.0.0.1:$S } ]
+certificates: [ { name: s, cert: $w/server.pem, key: $w/server.key } ]
+listeners: [ { name: s, listen: 127.0.0.1:$S, tls: { certificates: [s] } } ]
 upstreams: [ { name: be, address: 127.0.0.1:$BE, protocol: h2c } ]
 routes: [ { to: { upstream: be } } ]
 Y
@@ -73,8 +78,8 @@ Y
 run forward $F $b $a; kill $a $b; wait $a $b 2>/dev/null
 # nghttpx chain
 X=$(port); Y=$(port)
-nghttpx --backend="127.0.0.1,$BE;;proto=h2" --frontend="127.0.0.1,$Y;no-tls" --workers=1 --no-via --errorlog-syslog=no --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null & n2=$!
-nghttpx --backend="127.0.0.1,$Y;;proto=h2" --frontend="127.0.0.1,$X" --workers=1 --no-via --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null "$w/server.key" "$w/server.pem" & n1=$!
+nghttpx --backend="127.0.0.1,$BE;;proto=h2" --frontend="127.0.0.1,$Y" --workers=1 --no-via --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null "$w/server.key" "$w/server.pem" & n2=$!
+nghttpx --backend="127.0.0.1,$Y;;proto=h2;tls;sni=localhost" --cacert="$w/ca.pem" --frontend="127.0.0.1,$X" --workers=1 --no-via --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null "$w/server.key" "$w/server.pem" & n1=$!
 wait_port $X; wait_port $Y; sleep 0.5
 run nghttpx $X $n1 $n2
 awk '{v[$1]=$2} END {printf "ratios: rh2/forward cpu x%.2f, rh2/nghttpx cpu x%.2f\n", v["rh2"]/v["forward"], v["rh2"]/v["nghttpx"]}' "$w/cpu"

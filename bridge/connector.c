@@ -82,6 +82,9 @@ int hb_connector_init(hb_connector *k, hb_gen *gen, size_t idx, char *err, size_
     if (r->match_protocol && !r->match_listener && (!r->match_connector || (size_t)r->connector == idx))
       k->h2_connect_protocol = 1;
   }
+  unsigned char rnd[8];
+  if (RAND_bytes(rnd, sizeof(rnd)) != 1) memset(rnd, 0, sizeof(rnd));
+  for (int i = 0; i < 8; i++) snprintf(k->instance + 2 * i, 3, "%02x", rnd[i]);
   k->nslots = kc->connections ? (size_t)kc->connections : 1;
   for (size_t i = 0; i < k->nslots; i++) {
     hb_connector_slot *s = &k->slots[i];
@@ -227,6 +230,10 @@ int hb_connector_on_request(hb_exchange *x, hb_conn *c) {
     hb_exchange_fail(x, 500, "cannot build the authorization answer");
     return 1;
   }
+  /* Lets the gateway replace this slot's previous connection at once. */
+  char oid[64];
+  int n = snprintf(oid, sizeof(oid), "%s-%zu", k->instance, c->connector_slot);
+  hb_head_add(&h, "h2bridge-origin-id", 18, oid, (size_t)n);
   hb_connector_slot *s = &k->slots[c->connector_slot];
   s->authorized = 1;
   s->backoff = kc->backoff_initial > 0 ? kc->backoff_initial : 0.1;

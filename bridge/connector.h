@@ -45,6 +45,7 @@ typedef struct hb_connector {
   size_t keylen;
   int stopped;
   int h2_connect_protocol; /* a route of ours carries tunnels: advertise RFC 8441 */
+  char instance[17];       /* random per process: with the slot, our h2bridge-origin-id */
 } hb_connector;
 
 /* Resolves the gateways, builds TLS, reads the secret.  0 or HB_ERR_* (|err|). */

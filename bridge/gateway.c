@@ -77,6 +77,22 @@ static void policy_of(const hb_config_origin *o, hb_rauth_policy *pol, uint8_t *
   pol->npaths = o->npaths;
 }
 
+/* A reconnect of the same origin instance and slot (h2bridge-origin-id)
+ * replaces its earlier registration at once: the stale conn takes no new
+ * request and goes when its last one finishes. */
+static void replace_stale(hb_conn *c, hb_pool *p) {
+  const char *id = c->reverse->origin_id;
+  if (!id[0]) return;
+  for (size_t i = 0; i < p->nconns; i++) {
+    hb_conn *o = p->conns[i];
+    if (o == c || !o->reverse || !o->reverse->authorized || strcmp(o->reverse->origin_id, id) != 0) continue;
+    o->reverse->authorized = 0;
+    hb_log_info(o->id, -1, "origin connection replaced by conn=%llu (same h2bridge-origin-id): draining it",
+                (unsigned long long)c->id);
+    if (o->engine && o->engine->drain) o->engine->drain(o);
+  }
+}
+
 static void authorize(hb_conn *c, size_t oi, hb_rauth_grant *grant) {
   hb_reverse *r = c->reverse;
   const hb_config_origin *o = &c->gen->cfg->origins[oi];
@@ -94,6 +110,7 @@ static void authorize(hb_conn *c, size_t oi, hb_rauth_grant *grant) {
   hb_log_info(c->id, -1, "origin %s authorized on %s from %s for %s", o->name, c->alpn, c->peer, scope);
   /* Dead origins are found by PING within ping_interval + ping_timeout. */
   if (c->engine->keepalive && o->ping_interval > 0) c->engine->keepalive(c, o->ping_interval, o->ping_timeout);
+  replace_stale(c, c->gen->opools[oi]);
   if (hb_pool_add_origin_conn(c->gen->opools[oi], c) != 0) refuse(c, "out of memory");
 }
 
@@ -169,6 +186,8 @@ void hb_gateway_on_auth_head(hb_exchange *x, hb_stream *us) {
     int rc = hb_rauth_check(&us->head, r->challenge, &pol, &g, &why);
     hb_secret_free(key, keylen);
     if (rc == 0) {
+      const hb_field *oid = hb_head_get(&us->head, "h2bridge-origin-id");
+      if (oid && oid->valuelen < sizeof(r->origin_id)) memcpy(r->origin_id, oid->value, oid->valuelen + 1);
       /* The challenge is spent: a second answer on this conn proves nothing. */
       OPENSSL_cleanse(r->challenge, sizeof(r->challenge));
       hb_exchange_auth_done(x);

@@ -19,6 +19,7 @@ typedef struct hb_reverse {
   size_t candidates[16];  /* origins whose checks it may still pass */
   size_t ncandidates;
   char challenge[HB_RAUTH_CHALLENGE_LEN + 1];
+  char origin_id[64];     /* h2bridge-origin-id the origin announced, if any */
 } hb_reverse;
 
 /* Called once the engine runs (HTTP client role) on an accepted conn whose

@@ -640,3 +640,21 @@ def test_chain_websocket_h2_extended_connect(spawner, certs, backends, workdir):
         assert bytes(r.body[:len(want)]) == want, (bytes(r.body[:80]), r.reset, diag(g, c))
     finally:
         cl.close()
+
+
+def test_gateway_replaces_stale_registration(spawner, certs):
+    """A reconnect announcing the same h2bridge-origin-id replaces the earlier
+    connection at once: new requests go to the new one only, and the old one is
+    drained (its origin sees the connection end)."""
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok))
+    old = node_origin(spawner, b.gw, certs, name="origin-old", token=tok, origin_id="inst-1")
+    assert wait_for(lambda: "origin app authorized" in b.stderr(), 5), diag(b, old)
+    new = node_origin(spawner, b.gw, certs, name="origin-new", token=tok, origin_id="inst-1")
+    assert wait_for(lambda: "replaced by conn=" in b.stderr(), 5), "no replacement logged\n" + diag(b, new)
+    for _ in range(6):
+        r = curl("http://127.0.0.1:%d/hello" % b.pub, "h1", certs, args=host_args())
+        assert r.status == 200, (r, diag(b, new))
+    assert not [e for e in events(old, "request") if e["path"].startswith("/hello")], \
+        "the stale connection still got requests\n" + diag(b, old)
+    assert len([e for e in events(new, "request") if e["path"].startswith("/hello")]) == 6, diag(b, new)

@@ -13,6 +13,7 @@
 //   --hmac-key FILE       answer with h2bridge-proof: base64(HMAC-SHA256(key, challenge))
 //   --authorities a,b     announce h2bridge-authorities
 //   --paths /x,/y         announce h2bridge-paths
+//   --origin-id ID        announce h2bridge-origin-id (h2bridge's stale-registration key)
 //   --auth-mode M         normal | silent (never answer the auth request) |
 //                         replay (conn 1 answers correctly; every later conn
 //                         replays conn 1's proof) | status403 | garbage (write
@@ -52,6 +53,7 @@ const token = arg('--token');
 const hmacKey = arg('--hmac-key') ? fs.readFileSync(arg('--hmac-key')) : null;
 const authorities = arg('--authorities');
 const paths = arg('--paths');
+const originId = arg('--origin-id'); // h2bridge extension: same id = replaces the old registration
 const authMode = arg('--auth-mode', 'normal');
 const nconn = Number(arg('--connections', '1'));
 const reconnect = arg('--reconnect', '0') === '1';
@@ -78,6 +80,7 @@ function authHeaders(conn, challenge) {
   }
   if (authorities) h['h2bridge-authorities'] = authorities;
   if (paths) h['h2bridge-paths'] = paths;
+  if (originId) h['h2bridge-origin-id'] = originId;
   return h;
 }
 

@@ -60,6 +60,7 @@ typedef struct hb_conn {
   struct hb_connector *connector; /* connector side: the connector that dialed it */
   size_t connector_slot;
   int auth_refused;      /* connector: the gateway refused our authorization */
+  int replaced;          /* connector: a newer generation's conn took over */
   struct hb_conn *posted_next; /* worker's flush list */
   struct hb_conn *next, *prev; /* worker's conn list */
   const hb_engine_ops *engine;

@@ -238,6 +238,17 @@ int hb_connector_on_request(hb_exchange *x, hb_conn *c) {
   s->authorized = 1;
   s->backoff = kc->backoff_initial > 0 ? kc->backoff_initial : 0.1;
   hb_log_info(c->id, ds->id, "connector %s: answered the gateway's authorization request", kc->name);
+  /* After a reload: this conn replaces one of the previous generation's. */
+  hb_worker *w = k->gen->w;
+  for (hb_conn *o = w->conns; o; o = o->next) {
+    if (o->gen != k->gen && o->connector && o->connector->stopped && strcmp(o->connector->cfg->name, kc->name) == 0 &&
+        o->state == HB_CONN_OPEN && !o->replaced) {
+      o->replaced = 1;
+      hb_log_info(o->id, -1, "connector %s: replaced after reload; draining", kc->name);
+      o->engine->drain(o);
+      break;
+    }
+  }
   hb_exchange_answer(x, &h, NULL, 0);
   hb_head_free(&h);
   return 1;

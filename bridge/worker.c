@@ -210,11 +210,17 @@ int hb_worker_reload(hb_worker *w) {
   hb_gen *old = w->gen;
   /* The old listeners stop accepting; sockets the new ones took over stay open. */
   for (size_t i = 0; i < old->nlisteners; i++) hb_listener_retire(old->listeners[i]);
-  /* The old connectors dial no more; their conns are drained (GOAWAY), and the
-   * new generation's connectors dial their own. */
+  /* The old connectors dial no more; the new generation's dial their own,
+   * and each old conn is drained (GOAWAY) once a replacement is authorized
+   * (hb_connector_on_request), so the gateway never goes without us. */
   for (size_t i = 0; i < old->nconnectors; i++) hb_connector_stop(old->connectors[i]);
-  for (hb_conn *c = w->conns; c; c = c->next)
-    if (c->gen == old && c->connector && c->state == HB_CONN_OPEN && c->engine) c->engine->drain(c);
+  for (hb_conn *c = w->conns; c; c = c->next) {
+    if (c->gen != old || !c->connector || c->state != HB_CONN_OPEN) continue;
+    int kept = 0; /* a connector the new file removed has no replacement coming */
+    for (size_t i = 0; i < g->cfg->nconnectors && !kept; i++)
+      kept = strcmp(g->cfg->connectors[i].name, c->connector->cfg->name) == 0;
+    if (!kept) c->engine->drain(c);
+  }
   w->gen = g;
   for (size_t i = 0; i < g->nlisteners; i++) hb_listener_start(g->listeners[i]);
   for (size_t i = 0; i < g->nconnectors; i++) hb_connector_start(g->connectors[i]);

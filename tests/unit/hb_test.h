@@ -14,5 +14,6 @@ int hb_test_tls(void);
 int hb_test_router(void);
 int hb_test_translator(void);
 int hb_test_reverse_auth(void);
+int hb_test_h2x_frame(void);
 
 #endif

@@ -76,11 +76,11 @@ def any_of(*exps):
                   wants_response=any(e.wants_response for e in exps))
 
 
-def observe(c, sid=None, want_response=False, timeout=3.0, ping=True):
+def observe(c, sid=None, want_response=False, timeout=3.0, ping=True, settle=0.05):
     """Sends a PING after the stimulus and reads until the answer is known.
     Returns the Outcome, most significant first: GOAWAY > RST_STREAM on |sid|
     (any stream when sid is None) > response head on |sid| > close > PING ACK
-    > timeout."""
+    > timeout. |settle|: how long to keep reading after the PING ACK."""
     payload = b"observe!"
     if ping:
         c.send_ping(payload)
@@ -119,7 +119,7 @@ def observe(c, sid=None, want_response=False, timeout=3.0, ping=True):
         if not ping and (rst or resp):
             grace = grace or now + 0.05
         if acked and grace is None and (not want_response or sid is None or rst or resp):
-            grace = now + 0.05  # frames queued with the ACK (nghttp2 sends PING ACKs first)
+            grace = now + settle  # frames queued with the ACK (nghttp2 sends PING ACKs first)
     if goaway is not None:
         return Outcome("goaway", code=goaway.error_code, frames=c.frames)
     if rst is not None:

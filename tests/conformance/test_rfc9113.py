@@ -30,7 +30,7 @@ def test_case(case, target):
         sid = ctx.extra.get("sid") if case.sid == "extra" else case.sid
         want = exp.wants_response or case.expect.wants_response
         o = observe(c, sid, want_response=want, timeout=case.timeout,
-                    ping=case.handshake)
+                    ping=case.handshake, settle=case.settle)
         forbid = ctx.extra.get("forbid_ping")
         if forbid:
             assert not [f for f in c.frames if f.type == PING and f.payload == forbid], \

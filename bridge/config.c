@@ -1216,6 +1216,8 @@ static const kw connector_kw[] = {
      .noff = offsetof(hb_config_connector, npaths), .check = check_path},
     {.name = "connections", .type = KW_UINT, .off = offsetof(hb_config_connector, connections), .min = 1,
      .max = 1024},
+    {.name = "max_connections", .type = KW_UINT, .off = offsetof(hb_config_connector, max_connections), .min = 1,
+     .max = 1024},
     {.name = "backoff", .type = KW_MAP, .off = NO_OFF, .sub = backoff_kw},
     {.name = "on_auth_failure", .type = KW_CHOICE, .off = offsetof(hb_config_connector, on_auth_failure),
      .values = on_auth_values},

@@ -135,6 +135,7 @@ typedef struct hb_config_connector {
   char **authorities; size_t nauthorities;
   char **paths; size_t npaths;
   uint64_t connections;
+  uint64_t max_connections; /* rh1: grow up to this while all are busy (0: = connections) */
   double backoff_initial, backoff_max;
   char *on_auth_failure; /* retry | exit */
   hb_pos pos;

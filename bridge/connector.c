@@ -39,7 +39,8 @@ int hb_connector_init(hb_connector *k, hb_gen *gen, size_t idx, char *err, size_
   k->addrs = hb_calloc(kc->ngateways, sizeof(*k->addrs));
   k->addrlens = hb_calloc(kc->ngateways, sizeof(*k->addrlens));
   k->hosts = hb_calloc(kc->ngateways, sizeof(*k->hosts));
-  k->slots = hb_calloc(kc->connections ? kc->connections : 1, sizeof(*k->slots));
+  size_t nmax = HB_MAX(kc->connections ? kc->connections : 1, kc->max_connections);
+  k->slots = hb_calloc(nmax, sizeof(*k->slots));
   if (!k->addrs || !k->addrlens || !k->hosts || !k->slots) return HB_ERR_NOMEM;
   for (size_t i = 0; i < kc->ngateways; i++) {
     char *host = NULL, *port = NULL;
@@ -85,7 +86,8 @@ int hb_connector_init(hb_connector *k, hb_gen *gen, size_t idx, char *err, size_
   unsigned char rnd[8];
   if (RAND_bytes(rnd, sizeof(rnd)) != 1) memset(rnd, 0, sizeof(rnd));
   for (int i = 0; i < 8; i++) snprintf(k->instance + 2 * i, 3, "%02x", rnd[i]);
-  k->nslots = kc->connections ? (size_t)kc->connections : 1;
+  k->nbase = kc->connections ? (size_t)kc->connections : 1;
+  k->nslots = HB_MAX(k->nbase, (size_t)kc->max_connections);
   for (size_t i = 0; i < k->nslots; i++) {
     hb_connector_slot *s = &k->slots[i];
     s->k = k;
@@ -161,7 +163,25 @@ static void dial(hb_connector_slot *s) {
 }
 
 void hb_connector_start(hb_connector *k) {
-  for (size_t i = 0; i < k->nslots; i++) dial(&k->slots[i]);
+  for (size_t i = 0; i < k->nbase; i++) dial(&k->slots[i]);
+}
+
+/* rh1 carries one exchange per connection: when every connection is busy,
+ * dial one more (up to max_connections) so waiting requests get a path.
+ * Grown connections are not redialed when they end (idle_timeout ends them). */
+static void maybe_grow(hb_connector *k) {
+  size_t free_slot = k->nslots;
+  for (size_t i = 0; i < k->nslots; i++) {
+    hb_conn *c = k->slots[i].c;
+    if (!c) {
+      if (i >= k->nbase && free_slot == k->nslots) free_slot = i;
+      continue;
+    }
+    if (c->state != HB_CONN_OPEN || (c->engine && c->engine->idle(c))) return; /* one is free or coming */
+  }
+  if (free_slot == k->nslots) return;
+  hb_log_info(0, -1, "connector %s: all %s connections busy: opening another", k->cfg->name, k->cfg->protocol);
+  dial(&k->slots[free_slot]);
 }
 
 void hb_connector_stop(hb_connector *k) {
@@ -213,6 +233,7 @@ void hb_connector_on_gone(hb_conn *c, const char *reason) {
     hb_log_info(c->id, -1, "connector %s: connection to %s ended: %s", k->cfg->name, c->peer,
                 reason ? reason : "-");
   }
+  if (s->i >= k->nbase) return; /* a grown rh1 connection: not kept up */
   if (s->authorized && !c->auth_refused) /* it worked: start over gently */
     s->backoff = k->cfg->backoff_initial > 0 ? k->cfg->backoff_initial : 0.1;
   schedule(s);
@@ -222,7 +243,11 @@ int hb_connector_on_request(hb_exchange *x, hb_conn *c) {
   hb_connector *k = c->connector;
   hb_stream *ds = x->ds;
   const hb_field *ch = hb_head_get(&ds->head, "h2bridge-challenge");
-  if (!k || !ch) return 0;
+  if (!k) return 0;
+  if (!ch) {
+    if (c->engine != &hb_engine_h2 && k->nslots > k->nbase) maybe_grow(k);
+    return 0;
+  }
   hb_head h;
   const hb_config_connector *kc = k->cfg;
   if (hb_rauth_answer(ch->value, k->token, k->key, k->keylen, kc->authorities, kc->nauthorities, kc->paths,

@@ -39,7 +39,8 @@ typedef struct hb_connector {
   char **hosts;        /* SNI / verification name per gateway (borrowed) */
   size_t naddrs, next_gw;
   hb_connector_slot *slots;
-  size_t nslots;
+  size_t nslots;       /* max_connections (rh1 growth) or connections */
+  size_t nbase;        /* connections: kept up and redialed */
   char *token;         /* secret: token_file contents */
   uint8_t *key;        /* secret: hmac_key_file contents */
   size_t keylen;

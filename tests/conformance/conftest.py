@@ -80,12 +80,12 @@ def _start(name, spawner, workdir, request):
         docroot.mkdir(exist_ok=True)
         (docroot / "hello").write_bytes(b"hello from nghttpd\n")
         (docroot / "echo").write_bytes(b"echo: nghttpd serves this file\n")
-        # -w 14: a stream window of 16383, so that one 16384-byte DATA frame
-        # exceeds it (nghttp2 otherwise refills the window as data arrives,
-        # and no client can overrun it).
+        # -w 10: a stream window of 1023 octets, less than one DATA frame,
+        # so that the flow-control case can overrun it (nghttp2 refills
+        # windows as data arrives, and with bigger windows no client can).
         exe = it.require_tool("nghttpd")
         port = it.free_port()
-        p = it.Proc("nghttpd", [exe, "--no-tls", "-w", "14", "-d", str(docroot), str(port)], workdir)
+        p = it.Proc("nghttpd", [exe, "--no-tls", "-w", "10", "-d", str(docroot), str(port)], workdir)
         spawner.procs.append(p)
         if not it.wait_port("127.0.0.1", port, __import__("time").monotonic() + 10, p.p):
             pytest.fail("nghttpd did not become ready\n" + p.describe())

@@ -658,3 +658,27 @@ def test_gateway_replaces_stale_registration(spawner, certs):
     assert not [e for e in events(old, "request") if e["path"].startswith("/hello")], \
         "the stale connection still got requests\n" + diag(b, old)
     assert len([e for e in events(new, "request") if e["path"].startswith("/hello")]) == 6, diag(b, new)
+
+
+def test_connector_rh1_pool_grows_while_busy(spawner, certs, backends, workdir):
+    """rh1 carries one exchange per connection: with connections: 1 and
+    max_connections: 4, the connector dials more while all are busy, so four
+    slow requests at once are all served in parallel."""
+    tok = "tok-" + os.urandom(8).hex()
+    tokf = write_secret(workdir, "grow-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
+    g = gateway(spawner, certs, origin_yaml(token=tok, wait="5s"))
+    ccfg = connector_config(certs, [g.gw], backends.h1.port, protocol="rh1", connections=1, token_file=tokf,
+                            extra="    max_connections: 4\n")
+    c = start_bridge(spawner, ccfg, "connector")
+    st, _, body = wait_served(g.pub, timeout=8)
+    assert st == 200, diag(g, c)
+    results = []
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=lambda: results.append(get(g.pub, "/big?n=4000000")[0])) for _ in range(4)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(30)
+    assert results.count(200) == 4, (results, diag(g, c))
+    assert "opening another" in c.stderr(), "the rh1 pool never grew\n" + diag(g, c)
+    assert g.stderr().count("origin app authorized on rh1") >= 2, diag(g, c)

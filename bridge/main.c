@@ -67,6 +67,9 @@ int main(int argc, char **argv) {
   }
   if (test) {
     hb_config_dump_pipeline(cfg, stdout);
+    char why[512];
+    if (hb_worker_check_supported(cfg, why, sizeof(why)) != 0)
+      printf("h2bridge: warning: %s (the file is valid, but h2bridge -c will refuse it)\n", why);
     printf("h2bridge: configuration %s OK\n", path);
     hb_config_free(cfg);
     return 0;

@@ -49,6 +49,36 @@ void hb_gen_unref(hb_gen *g) {
   gen_free(g);
 }
 
+int hb_worker_check_supported(const hb_config *cfg, char *err, size_t errlen) {
+  /* Refuse what is parsed but not served yet, rather than run it on another
+   * engine without saying so. */
+  for (size_t i = 0; i < cfg->nlisteners; i++) {
+    const hb_config_listener *l = &cfg->listeners[i];
+    if (l->engine == HB_ENGINE_H2X || l->nextensions) {
+      snprintf(err, errlen, "%s:%d:%d: listener %s: engine h2x and its extensions are not implemented yet", l->pos.file,
+               l->pos.line, l->pos.col, l->name);
+      return HB_ERR_CONFIG;
+    }
+  }
+  for (size_t i = 0; i < cfg->nupstreams; i++) {
+    const hb_config_upstream *u = &cfg->upstreams[i];
+    if (u->engine == HB_ENGINE_H2X) {
+      snprintf(err, errlen, "%s:%d:%d: upstream %s: engine h2x is not implemented yet", u->pos.file, u->pos.line,
+               u->pos.col, u->name);
+      return HB_ERR_CONFIG;
+    }
+  }
+  for (size_t i = 0; i < cfg->nconnectors; i++) {
+    const hb_config_connector *k = &cfg->connectors[i];
+    if (k->protocol && strcmp(k->protocol, "rh2") != 0 && strcmp(k->protocol, "rh1") != 0) {
+      snprintf(err, errlen, "%s:%d:%d: connector %s: protocol %s is not implemented yet", k->pos.file, k->pos.line,
+               k->pos.col, k->name, k->protocol);
+      return HB_ERR_CONFIG;
+    }
+  }
+  return 0;
+}
+
 /* Builds a generation from |cfg| (owned from now).  Listener sockets whose
  * address an |old| generation already listens on are taken over, so a reload
  * never refuses a connection. */
@@ -63,6 +93,11 @@ static int gen_new(hb_worker *w, hb_config *cfg, hb_gen *old, hb_gen **out, char
   g->cfg = cfg;
   g->id = ++w->next_gen_id;
   g->refs = 1;
+  if (hb_worker_check_supported(cfg, err, errlen) != 0) {
+    hb_config_free(cfg);
+    hb_free(g);
+    return HB_ERR_CONFIG;
+  }
   g->pools = hb_calloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*g->pools));
   g->listeners = hb_calloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*g->listeners));
   g->opools = hb_calloc(cfg->norigins ? cfg->norigins : 1, sizeof(*g->opools));

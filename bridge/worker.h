@@ -62,6 +62,9 @@ void hb_worker_drain(hb_worker *w);
 /* Loads the config again; on success new conns use it and old ones finish on
  * the old one; on failure logs why and keeps running as before.  0 or HB_ERR_*. */
 int hb_worker_reload(hb_worker *w);
+/* 0, or HB_ERR_CONFIG with a file:line:col reason when |cfg| asks for what
+ * this version parses but does not serve (engine h2x, P2P/Symmetric). */
+int hb_worker_check_supported(const hb_config *cfg, char *err, size_t errlen);
 void hb_gen_ref(hb_gen *g);
 void hb_gen_unref(hb_gen *g);
 

@@ -36,7 +36,10 @@ handshake the backend received.</p>
 const $ = (id) => document.getElementById(id);
 const proto = (via) => via && via.split(',').pop().trim().startsWith('2 ')
   ? 'HTTP/2' : 'HTTP/1.1';
-fetch('/headers').then(r => r.json()).then(h => { $('page').textContent = proto(h['Via']) + ' (Via: ' + h['Via'] + ')'; });
+fetch('/headers').then(r => r.json()).then(h => {
+  const via = h['Via'] || h['via'];  // field names are case-insensitive
+  $('page').textContent = proto(via) + ' (Via: ' + via + ')';
+});
 const ws = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws');
 let first = true;
 ws.onmessage = (ev) => {

@@ -38,6 +38,6 @@ def test_case(case, target):
         assert exp.matches(o), (
             "%s [%s] %s\n  expected (%s): %s\n  got: %r\n  last frames: %r"
             % (case.id, case.section, case.title, why, exp, o, c.frames[-10:]))
-    if why != "RFC":
-        # Keep the departure visible in -rA / -v output.
-        print("%s on %s departs from %s: %s" % (case.id, target.name, case.section, why))
+    # One line per case (shown with -rA or -s): what the server did.
+    print("OUTCOME %-16s %-42s %-28r expected %s%s" % (
+        target.name, case.id, o, exp, "" if why == "RFC" else "  [departure: %s]" % why))

@@ -264,13 +264,21 @@ static int handshake_step(hb_conn *c) {
   return HB_ERR_IO;
 }
 
+/* The HTTP/2 engine of |c|: h2x when its listener or upstream says
+ * `engine: h2x`, else nghttp2. */
+static const hb_engine_ops *h2_engine_for(const hb_conn *c) {
+  if (c->listener && c->listener->cfg && c->listener->cfg->engine == HB_ENGINE_H2X) return &hb_engine_h2x;
+  if (c->pool && c->pool->u && c->pool->u->engine == HB_ENGINE_H2X) return &hb_engine_h2x;
+  return &hb_engine_h2;
+}
+
 static void handshake_done(hb_conn *c) {
   ev_io_stop(c->w->loop, &c->wev);
   hb_conn_set_timer(c, 0);
   c->alpn = hb_tls_alpn(c->ssl);
   int reversed = c->alpn && (strcmp(c->alpn, "rh2") == 0 || strcmp(c->alpn, "rh1") == 0);
   int h2 = c->alpn && (strcmp(c->alpn, "h2") == 0 || strcmp(c->alpn, "rh2") == 0);
-  const hb_engine_ops *e = h2 ? &hb_engine_h2 : &hb_engine_h1;
+  const hb_engine_ops *e = h2 ? h2_engine_for(c) : &hb_engine_h1;
   if (c->connector) {
     /* Origin side: the gateway must have selected exactly what we offered. */
     const char *want = c->connector->cfg->protocol;
@@ -298,7 +306,7 @@ static void handshake_done(hb_conn *c) {
   if (c->connector) hb_connector_on_ready(c);
   else if (reversed && c->role == HB_CONN_ACCEPTED) hb_gateway_start(c);
   /* h2 upstreams become usable when their SETTINGS arrive (engine_h2). */
-  else if (c->role == HB_CONN_DIALED && e != &hb_engine_h2) hb_pool_on_capacity(c);
+  else if (c->role == HB_CONN_DIALED && !hb_engine_is_h2(e)) hb_pool_on_capacity(c);
   hb_conn_want_flush(c);
 }
 
@@ -385,7 +393,7 @@ static void sniff_or_start(hb_conn *c) {
   int is_h2 = memcmp(c->rbuf, h2_preface, n) == 0;
   if (is_h2 && n < sizeof(h2_preface) - 1) return; /* need more to decide */
   c->alpn = is_h2 ? "h2c" : "http/1.1";
-  int rc = hb_conn_set_engine(c, is_h2 ? &hb_engine_h2 : &hb_engine_h1);
+  int rc = hb_conn_set_engine(c, is_h2 ? h2_engine_for(c) : &hb_engine_h1);
   if (rc != 0) conn_fail(c, rc, "engine init failed");
 }
 
@@ -420,14 +428,14 @@ static void connect_done(hb_conn *c) {
     return;
   }
   hb_conn_set_timer(c, 0);
-  int rc = hb_conn_set_engine(c, c->pool->u->protocol == HB_PROTO_H2C ? &hb_engine_h2 : &hb_engine_h1);
+  int rc = hb_conn_set_engine(c, c->pool->u->protocol == HB_PROTO_H2C ? h2_engine_for(c) : &hb_engine_h1);
   if (rc != 0) {
     conn_fail(c, rc, "engine init failed");
     return;
   }
   c->alpn = c->pool->u->protocol == HB_PROTO_H2C ? "h2c" : "http/1.1";
   ev_io_start(c->w->loop, &c->rev);
-  if (c->engine != &hb_engine_h2) hb_pool_on_capacity(c);
+  if (!hb_engine_is_h2(c->engine)) hb_pool_on_capacity(c);
   hb_conn_want_flush(c);
 }
 
@@ -549,6 +557,8 @@ void hb_conn_close(hb_conn *c, const char *reason) {
   hb_bufq_free(&c->out);
   hb_free(c->rbuf);
   c->rbuf = NULL;
+  hb_free(c->pool_busy);
+  c->pool_busy = NULL;
   /* unlink now; free from the worker's prepare (callers may still hold |c|) */
   if (c->prev) c->prev->next = c->next;
   else c->w->conns = c->next;

@@ -61,6 +61,8 @@ typedef struct hb_conn {
   size_t connector_slot;
   int auth_refused;      /* connector: the gateway refused our authorization */
   int replaced;          /* connector: a newer generation's conn took over */
+  uint32_t *pool_busy;   /* downstream: exchanges it holds per HTTP/1.1 pool (fairness) */
+  size_t npool_busy;
   struct hb_conn *posted_next; /* worker's flush list */
   struct hb_conn *next, *prev; /* worker's conn list */
   const hb_engine_ops *engine;

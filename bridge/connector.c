@@ -245,7 +245,7 @@ int hb_connector_on_request(hb_exchange *x, hb_conn *c) {
   const hb_field *ch = hb_head_get(&ds->head, "h2bridge-challenge");
   if (!k) return 0;
   if (!ch) {
-    if (c->engine != &hb_engine_h2 && k->nslots > k->nbase) maybe_grow(k);
+    if (!hb_engine_is_h2(c->engine) && k->nslots > k->nbase) maybe_grow(k);
     return 0;
   }
   hb_head h;

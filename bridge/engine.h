@@ -12,7 +12,7 @@ typedef struct hb_stream hb_stream;
 typedef struct hb_head hb_head;
 
 typedef struct hb_engine_ops {
-  const char *name; /* "h1", "h2" */
+  const char *name; /* "h1", "h2", "h2x" */
   /* Sets up engine state on |c| (server or client by c->role).  0 or HB_ERR_*. */
   int (*init)(hb_conn *c);
   /* Bytes arrived.  Returns how many were consumed (the rest stays buffered in
@@ -56,5 +56,10 @@ typedef struct hb_engine_ops {
 
 extern const hb_engine_ops hb_engine_h1;
 extern const hb_engine_ops hb_engine_h2;
+extern const hb_engine_ops hb_engine_h2x; /* h2bridge's own HTTP/2 engine (engine: h2x) */
+
+/* True for the HTTP/2 engines (nghttp2 or h2x): the rest of h2bridge treats
+ * them alike. */
+static inline int hb_engine_is_h2(const hb_engine_ops *e) { return e == &hb_engine_h2 || e == &hb_engine_h2x; }
 
 #endif

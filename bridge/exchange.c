@@ -38,7 +38,7 @@ static const char *reason_phrase(int status) {
 static const char *proto_name(const hb_conn *c) {
   if (!c) return "-";
   if (c->alpn && (strcmp(c->alpn, "rh2") == 0 || strcmp(c->alpn, "rh1") == 0)) return c->alpn;
-  if (c->engine == &hb_engine_h2) return c->ssl ? "h2" : "h2c";
+  if (hb_engine_is_h2(c->engine)) return c->ssl ? "h2" : "h2c";
   return c->ssl ? "https/1.1" : "http/1.1";
 }
 
@@ -87,7 +87,16 @@ static void maybe_finish(hb_exchange *x) {
   exchange_finish(x);
 }
 
+/* Gives back the downstream conn's share of an HTTP/1.1 pool. */
+static void quota_release(hb_exchange *x) {
+  if (!x->pool_quota || !x->ds) return;
+  x->pool_quota = 0;
+  hb_conn *c = x->ds->conn;
+  if (c->pool_busy && x->pool->idx < c->npool_busy && c->pool_busy[x->pool->idx]) c->pool_busy[x->pool->idx]--;
+}
+
 static void detach(hb_exchange *x, hb_stream *s) {
+  if (x->ds == s || x->us == s) quota_release(x);
   if (x->ds == s) {
     if (x->tunnel_listener) s->conn->ntunnels--;
     x->bytes_in = s->bytes_in;
@@ -111,6 +120,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   if (!x->response_started) {
     if (x->waiting && x->pool && x->pool->reverse) {
       hb_exchange_fail(x, 503, "no authorized origin connection for this request within wait_for_origin");
+      return;
+    }
+    if (x->waiting && x->pool) {
+      hb_exchange_fail(x, 503, "no upstream connection free within connect_timeout (pool at max_connections)");
       return;
     }
     hb_exchange_fail(x, 504, x->us ? "upstream response timed out" : "no upstream connection in time");
@@ -245,14 +258,19 @@ void hb_exchange_fail(hb_exchange *x, int status, const char *reason) {
   hb_head_free(&h);
 }
 
-static int is_h2(const hb_conn *c) { return c && c->engine == &hb_engine_h2; }
+static int is_h2(const hb_conn *c) { return c && hb_engine_is_h2(c->engine); }
 
 /* What the exchange waits for first: an origin to connect (wait_for_origin)
- * or the upstream's response. */
+ * or an upstream connection with room (connect_timeout); once it has one,
+ * the response (response_timeout, armed in hb_exchange_attach).  A client
+ * that pins every pooled connection (zero-window reader) thus costs others a
+ * quick 503, not an endless wait. */
 static double first_timeout(const hb_exchange *x, const hb_pool *pool) {
-  if (pool->reverse) return pool->origin->wait_for_origin > 0 ? pool->origin->wait_for_origin : 10;
   (void)x;
-  return pool->limits->response_timeout;
+  if (pool->reverse) return pool->origin->wait_for_origin > 0 ? pool->origin->wait_for_origin : 10;
+  double t = pool->limits->connect_timeout;
+  /* a little beyond the dial's own deadline, which reports its own error */
+  return t > 0 ? t + 0.5 : pool->limits->response_timeout;
 }
 
 hb_exchange *hb_exchange_new_auth(hb_conn *c, hb_head *req, double timeout) {
@@ -407,7 +425,7 @@ void hb_exchange_on_request(hb_stream *ds) {
   if (ds->tunnel) {
     if (!r->match_protocol) {
       /* Only routes that name the protocol carry tunnels. */
-      if (c->engine == &hb_engine_h2) {
+      if (hb_engine_is_h2(c->engine)) {
         hb_exchange_fail(x, 404, "no route carries this :protocol here");
         return;
       }
@@ -455,10 +473,21 @@ int hb_exchange_attach(hb_exchange *x, hb_conn *c) {
   us->x = x;
   x->us = us;
   c->nout++;
+  if (x->ds && x->pool && !x->pool->reverse && x->pool->u->protocol == HB_PROTO_HTTP11) {
+    hb_conn *dc = x->ds->conn;
+    size_t n = x->pool->gen->npools;
+    if (!dc->pool_busy && (dc->pool_busy = hb_calloc(n, sizeof(uint32_t)))) dc->npool_busy = n;
+    if (dc->pool_busy && x->pool->idx < dc->npool_busy) {
+      dc->pool_busy[x->pool->idx]++;
+      x->pool_quota = 1;
+    }
+  }
   /* The engine has serialized (h1) or copied (nghttp2) the head. */
   hb_head_free(&x->req);
   hb_head_init(&x->req, 1);
-  if (x->pool && x->pool->reverse) arm_timer(x, x->ds ? x->ds->conn->limits->response_timeout : 60);
+  if (x->pool)
+    arm_timer(x, x->pool->reverse ? (x->ds ? x->ds->conn->limits->response_timeout : 60)
+                                  : x->pool->limits->response_timeout);
   snprintf(x->proto_out, sizeof(x->proto_out), "%s", proto_name(c));
   if (x->req_end) hb_stream_take_eof(us);
   else c->engine->resume(us);

@@ -53,6 +53,7 @@ typedef struct hb_exchange {
   int tunnel_up;          /* ... and the upstream accepted it */
   int tunnel_ws, tunnel_in_h2, tunnel_out_h2; /* how the handshake was translated */
   int half_closed;        /* a tunnel one side ended: half_close_timeout runs */
+  int pool_quota;         /* counted in ds->conn->pool_busy[pool->idx] */
   hb_listener *tunnel_listener; /* counted in its ntunnels (and ds->conn's) */
   char ws_key[32];        /* Sec-WebSocket-Key sent to an HTTP/1.1 upstream */
   char client_key[32];    /* the HTTP/1.1 client's Sec-WebSocket-Key */

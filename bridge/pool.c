@@ -161,9 +161,21 @@ static int conn_fits(const hb_pool *p, const hb_conn *c, const hb_exchange *x) {
   return c->reverse && c->reverse->authorized && hb_rauth_grant_covers(&c->reverse->grant, x->req.authority, x->req.path);
 }
 
+/* Fairness on HTTP/1.1 pools (one exchange per connection): one downstream
+ * connection may hold at most half of the pool's connections, so a client
+ * that pins its streams (a zero-window reader) cannot starve the others. */
+static int over_quota(const hb_pool *p, const hb_exchange *x) {
+  if (p->reverse || p->u->protocol != HB_PROTO_HTTP11 || !x->ds) return 0;
+  const hb_conn *dc = x->ds->conn;
+  uint64_t cap = p->u->max_connections / 2;
+  if (cap < 1) cap = 1;
+  return dc->pool_busy && p->idx < dc->npool_busy && dc->pool_busy[p->idx] >= cap;
+}
+
 /* Tries to start |x| on an open conn, the least loaded first.  0 when
  * attached (or answered). */
 static int try_attach(hb_pool *p, hb_exchange *x) {
+  if (over_quota(p, x)) return HB_ERR_AGAIN;
   uint64_t tried = 0; /* bitmap over the first 64 conns; beyond that in order */
   for (size_t round = 0; round < p->nconns; round++) {
     hb_conn *best = NULL;
@@ -210,7 +222,8 @@ static void maybe_dial(hb_pool *p) {
 }
 
 void hb_pool_acquire(hb_pool *p, hb_exchange *x) {
-  if (!p->whead && try_attach(p, x) == 0) return;
+  /* Try even with waiters queued: they may be held back by their quota. */
+  if (try_attach(p, x) == 0) return;
   wait_push(p, x);
   maybe_dial(p);
 }
@@ -237,13 +250,13 @@ void hb_pool_on_capacity(hb_conn *c) {
     }
     return;
   }
-  while (p->whead) {
-    hb_exchange *x = p->whead;
-    if (c->state != HB_CONN_OPEN) break;
+  for (hb_exchange *x = p->whead, *next; x && c->state == HB_CONN_OPEN; x = next) {
+    next = x->wnext;
+    if (over_quota(p, x)) continue; /* its client holds its share: the next one */
     hb_pool_cancel(p, x);
     int rc = hb_exchange_attach(x, c);
     if (rc == HB_ERR_AGAIN) {
-      /* push back to the front */
+      /* back where it was: the conn is full for now */
       x->wnext = p->whead;
       p->whead = x;
       if (!p->wtail) p->wtail = x;

@@ -54,17 +54,9 @@ int hb_worker_check_supported(const hb_config *cfg, char *err, size_t errlen) {
    * engine without saying so. */
   for (size_t i = 0; i < cfg->nlisteners; i++) {
     const hb_config_listener *l = &cfg->listeners[i];
-    if (l->engine == HB_ENGINE_H2X || l->nextensions) {
-      snprintf(err, errlen, "%s:%d:%d: listener %s: engine h2x and its extensions are not implemented yet", l->pos.file,
+    if (l->nextensions) {
+      snprintf(err, errlen, "%s:%d:%d: listener %s: the h2x extensions are not implemented yet", l->pos.file,
                l->pos.line, l->pos.col, l->name);
-      return HB_ERR_CONFIG;
-    }
-  }
-  for (size_t i = 0; i < cfg->nupstreams; i++) {
-    const hb_config_upstream *u = &cfg->upstreams[i];
-    if (u->engine == HB_ENGINE_H2X) {
-      snprintf(err, errlen, "%s:%d:%d: upstream %s: engine h2x is not implemented yet", u->pos.file, u->pos.line,
-               u->pos.col, u->name);
       return HB_ERR_CONFIG;
     }
   }

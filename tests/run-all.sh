@@ -13,7 +13,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 passed=0 failed=0 status=0
 
 count() { # $1: build dir
-  for log in "$1/tests/unit/unit_tests.log" "$1/tests/integration/run.sh.log"; do
+  for log in "$1/tests/unit/unit_tests.log" "$1/tests/integration/run.sh.log" "$1/tests/conformance/run.sh.log"; do
     [ -f "$log" ] || continue
     p=$(grep -Eo '([0-9]+) passed' "$log" | tail -1 | grep -Eo '[0-9]+' || true)
     f=$(grep -Eo '([0-9]+) failed' "$log" | tail -1 | grep -Eo '[0-9]+' || true)

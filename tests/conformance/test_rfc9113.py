@@ -8,7 +8,7 @@ import pytest
 
 from cases import CASES
 from expect import observe
-from h2raw import H2Conn, PING, ACK, INITIAL_WINDOW_SIZE
+from h2raw import ACK, PING, H2Conn
 
 
 class Ctx:

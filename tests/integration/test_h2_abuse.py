@@ -34,7 +34,7 @@ RSS_LIMIT_MIB = int(os.environ.get("H2BRIDGE_RSS_LIMIT_MIB", "64"))
 CONFIG = """\
 log: { level: info, access: stderr, format: json }
 defaults: { max_streams: 100, header_bytes: 64KiB, header_fields: 100 }
-listeners: [ { name: plain, listen: 127.0.0.1:%(port)d } ]
+listeners: [ { name: plain, listen: 127.0.0.1:%(port)d, engine: %(engine)s } ]
 upstreams: [ { name: b, address: 127.0.0.1:%(backend)d, protocol: http/1.1 } ]
 routes: [ { to: { upstream: b } } ]
 """
@@ -83,12 +83,13 @@ class Env:
         return hwm
 
 
-@pytest.fixture
-def env(spawner):
+@pytest.fixture(params=["nghttp2", "h2x"])
+def env(spawner, request):
+    """Every attack runs against both HTTP/2 engines."""
     be = spawner.backend_h1()
     from conftest import free_port
     port = free_port()
-    b = spawner.h2bridge(CONFIG % {"port": port, "backend": be.port}, name="abuse.yaml")
+    b = spawner.h2bridge(CONFIG % {"port": port, "backend": be.port, "engine": request.param}, name="abuse.yaml")
     return Env(b, be, port)
 
 

@@ -262,6 +262,13 @@ void hb_limits_default(hb_limits *l) {
   l->max_listener_tunnels = 10000;
   l->ping_interval = 0;
   l->half_close_timeout = 60;
+  l->h2_max_continuations = 8;
+  l->h2_settings_timeout = 10;
+  l->h2_max_empty_frames = 10;
+  l->h2_reset_burst = 200;
+  l->h2_reset_rate = 20;
+  l->h2_glitch_burst = 100;
+  l->h2_glitch_rate = 10;
   l->set = 0;
 }
 
@@ -479,6 +486,13 @@ static const kw limits_kw[] = {
     LIM(max_listener_tunnels, KW_UINT, 1, 100000000, HB_LIMIT_MAX_LISTENER_TUNNELS),
     LIM(ping_interval, KW_DURATION, 0, 0, HB_LIMIT_PING_INTERVAL),
     LIM(half_close_timeout, KW_DURATION, 0, 0, HB_LIMIT_HALF_CLOSE_TIMEOUT),
+    LIM(h2_max_continuations, KW_UINT, 0, 1000, HB_LIMIT_H2_MAX_CONTINUATIONS),
+    LIM(h2_settings_timeout, KW_DURATION, 0, 0, HB_LIMIT_H2_SETTINGS_TIMEOUT),
+    LIM(h2_max_empty_frames, KW_UINT, 0, 100000, HB_LIMIT_H2_MAX_EMPTY_FRAMES),
+    LIM(h2_reset_burst, KW_UINT, 1, 1000000, HB_LIMIT_H2_RESET_BURST),
+    LIM(h2_reset_rate, KW_UINT, 1, 1000000, HB_LIMIT_H2_RESET_RATE),
+    LIM(h2_glitch_burst, KW_UINT, 1, 1000000, HB_LIMIT_H2_GLITCH_BURST),
+    LIM(h2_glitch_rate, KW_UINT, 1, 1000000, HB_LIMIT_H2_GLITCH_RATE),
     {.name = NULL}};
 
 /* Copies into |dst| every limit whose bit is set in |src->set|. */

@@ -37,6 +37,13 @@ enum hb_limit_key {
   HB_LIMIT_MAX_LISTENER_TUNNELS, /* tunnels at once on one listener */
   HB_LIMIT_PING_INTERVAL,     /* h2 keepalive PING interval, 0 = off */
   HB_LIMIT_HALF_CLOSE_TIMEOUT, /* a tunnel ended one way waits this long for the other */
+  HB_LIMIT_H2_MAX_CONTINUATIONS, /* h2x: CONTINUATION frames per header block */
+  HB_LIMIT_H2_SETTINGS_TIMEOUT,  /* h2x: the peer must ACK our SETTINGS within this */
+  HB_LIMIT_H2_MAX_EMPTY_FRAMES,  /* h2x: consecutive empty frames tolerated */
+  HB_LIMIT_H2_RESET_BURST,       /* h2x: peer resets: burst ... */
+  HB_LIMIT_H2_RESET_RATE,        /* ... and refill per second (rapid reset) */
+  HB_LIMIT_H2_GLITCH_BURST,      /* h2x: errors we must answer: burst ... */
+  HB_LIMIT_H2_GLITCH_RATE,       /* ... and refill per second (MadeYouReset) */
   HB_LIMIT_COUNT
 };
 
@@ -59,6 +66,13 @@ typedef struct hb_limits {
   uint64_t max_listener_tunnels;/* 10000 */
   double ping_interval;         /* 0 */
   double half_close_timeout;    /* 60s */
+  uint64_t h2_max_continuations;/* 8 */
+  double h2_settings_timeout;   /* 10s */
+  uint64_t h2_max_empty_frames; /* 10 */
+  uint64_t h2_reset_burst;      /* 200 */
+  uint64_t h2_reset_rate;       /* 20 */
+  uint64_t h2_glitch_burst;     /* 100 */
+  uint64_t h2_glitch_rate;      /* 10 */
   uint32_t set;
 } hb_limits;
 

@@ -26,15 +26,11 @@
 #include <strings.h>
 
 /* ---- limits without a config key (all tighter than nghttp2 1.52's) ---- */
-#define X_MAX_CONTINUATIONS 8      /* CONTINUATION frames per header block (nghttp2: 8) */
+/* Limits with a config key (h2_max_continuations, h2_settings_timeout,
+ * h2_max_empty_frames, h2_reset_burst/rate, h2_glitch_burst/rate) come from
+ * c->limits; these are the fixed ones. */
 #define X_MAX_SETTINGS_ENTRIES 32  /* entries per SETTINGS frame (nghttp2: 32) */
-#define X_SETTINGS_ACK_TIMEOUT 10. /* seconds for the peer to ACK our SETTINGS (nghttpx: 10) */
 #define X_MAX_CTRL_PENDING 1000    /* control frames queued unwritten: stop reading (nghttp2 max_outbound_ack 1000) */
-#define X_MAX_EMPTY_FRAMES 10      /* consecutive empty DATA/HEADERS/CONTINUATION without END_STREAM (nghttp2: none) */
-#define X_RST_BURST 200            /* peer resets of its own streams: burst, per second (nghttp2: 1000, 33) */
-#define X_RST_RATE 20
-#define X_GLITCH_BURST 100         /* errors we must answer (MadeYouReset; nghttp2 1.52: none) */
-#define X_GLITCH_RATE 10
 #define X_PING_BURST 50            /* PINGs without ACK (nghttp2: only max_outbound_ack) */
 #define X_PING_RATE 10
 #define X_SETTINGS_BURST 50        /* SETTINGS frames (nghttp2: only max_outbound_ack) */
@@ -819,7 +815,7 @@ static int empty_frame(h2x *h, size_t len, int ends) {
     h->empty_frames = 0;
     return 1;
   }
-  if (++h->empty_frames <= X_MAX_EMPTY_FRAMES) return 1;
+  if ((uint64_t)++h->empty_frames <= h->c->limits->h2_max_empty_frames) return 1;
   conn_error(h, HB_H2X_ENHANCE_YOUR_CALM, "too many empty frames");
   return 0;
 }
@@ -949,7 +945,7 @@ static void on_continuation(h2x *h, const hb_h2x_frame *f) {
     conn_error(h, HB_H2X_PROTOCOL_ERROR, "unexpected CONTINUATION");
     return;
   }
-  if (++b->ncont > X_MAX_CONTINUATIONS) {
+  if ((uint64_t)++b->ncont > h->c->limits->h2_max_continuations) {
     conn_error(h, HB_H2X_ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
     return;
   }
@@ -1299,8 +1295,8 @@ static int x_init(hb_conn *c) {
   h->conn_send_window = 65535;
   h->conn_target = HB_MAX((int64_t)l->connection_window, 65535);
   h->conn_recv_window = 65535;
-  bucket_init(h, &h->rst, X_RST_BURST, X_RST_RATE);
-  bucket_init(h, &h->glitch, X_GLITCH_BURST, X_GLITCH_RATE);
+  bucket_init(h, &h->rst, (double)c->limits->h2_reset_burst, (double)c->limits->h2_reset_rate);
+  bucket_init(h, &h->glitch, (double)c->limits->h2_glitch_burst, (double)c->limits->h2_glitch_rate);
   bucket_init(h, &h->ping_b, X_PING_BURST, X_PING_RATE);
   bucket_init(h, &h->settings_b, X_SETTINGS_BURST, X_SETTINGS_RATE);
   bucket_init(h, &h->prio_b, X_PRIORITY_BURST, X_PRIORITY_RATE);
@@ -1323,7 +1319,7 @@ static int x_init(hb_conn *c) {
   uint8_t buf[9 + 6 * 5];
   out(h, buf, hb_h2x_pack_settings(buf, sizeof(buf), iv, niv), 1);
   h->settings_unacked = 1;
-  h->settings_timer.repeat = X_SETTINGS_ACK_TIMEOUT;
+  h->settings_timer.repeat = c->limits->h2_settings_timeout > 0 ? c->limits->h2_settings_timeout : 1e9;
   ev_timer_again(c->w->loop, &h->settings_timer);
   if (h->conn_target > 65535) {
     send_window_update(h, 0, (uint32_t)(h->conn_target - 65535));

@@ -105,6 +105,13 @@ static const char full_yaml[] =
     "  max_listener_tunnels: 5000\n"
     "  ping_interval: 15s\n"
     "  half_close_timeout: 20s\n"
+    "  h2_max_continuations: 4\n"
+    "  h2_settings_timeout: 5s\n"
+    "  h2_max_empty_frames: 5\n"
+    "  h2_reset_burst: 100\n"
+    "  h2_reset_rate: 10\n"
+    "  h2_glitch_burst: 50\n"
+    "  h2_glitch_rate: 5\n"
     "certificates:\n"
     "  - { name: demo, cert: demo.pem, key: demo.key }\n"
     "  - { name: gen, cert: gen/gen.pem, key: gen/gen.key, generate: true }\n"
@@ -276,7 +283,7 @@ static void test_full(void) {
   CU_ASSERT_STRING_EQUAL(cfg->certs[1].key, path_in_dir("gen/gen.key"));
   CU_ASSERT_EQUAL(cfg->certs[0].generate, 0);
   CU_ASSERT_EQUAL(cfg->certs[1].generate, 1);
-  CU_ASSERT_EQUAL(cfg->certs[1].pos.line, 23);
+  CU_ASSERT_EQUAL(cfg->certs[1].pos.line, 30);
   CU_ASSERT_EQUAL(cfg->certs[1].pos.col, 5);
 
   CU_ASSERT_EQUAL_FATAL(cfg->nlisteners, 3);
@@ -342,7 +349,7 @@ static void test_full(void) {
   CU_ASSERT(r->listener == 0 && r->connector == -1 && r->target == HB_TARGET_UPSTREAM && r->upstream == 0);
   CU_ASSERT(!strcmp(r->match_authority, "chat.example.com") && !strcmp(r->match_path, "/ws") &&
             !strcmp(r->match_method, "GET") && !strcmp(r->match_protocol, "websocket"));
-  CU_ASSERT_EQUAL(r->pos.line, 80);
+  CU_ASSERT_EQUAL(r->pos.line, 87);
   CU_ASSERT_STRING_EQUAL(cfg->routes[1].name, "route#2");
   CU_ASSERT(cfg->routes[1].connector == 0 && cfg->routes[1].listener == -1 && cfg->routes[1].upstream == 1);
   CU_ASSERT(cfg->routes[2].target == HB_TARGET_ORIGIN && cfg->routes[2].origin == 0);
@@ -358,7 +365,7 @@ static void test_full(void) {
   fclose(f);
   char want[1024];
   snprintf(want, sizeof(want),
-           "route \"chat-ws\" (%s:80): listener edge [tls h2,http/1.1,rh2,rh1] -> match authority=chat.example.com "
+           "route \"chat-ws\" (%s:87): listener edge [tls h2,http/1.1,rh2,rh1] -> match authority=chat.example.com "
            "path=/ws method=GET protocol=websocket -> upstream chat (127.0.0.1:9001 http/1.1 tls sni=chat.internal "
            "verify=off)\n",
            path_in_dir("t.yaml"));

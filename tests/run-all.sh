@@ -47,7 +47,7 @@ H2BRIDGE_RSS_LIMIT_MIB=256 build_and_check build-asan --enable-asan CC=clang-14
 echo "=== build-fuzz: corpus replay"
 mkdir -p build-fuzz
 if (cd build-fuzz && "$top/configure" --enable-fuzz CC=clang-14 >configure.out 2>&1 &&
-    make -j"$jobs" tests/fuzz/fuzz_h1 tests/fuzz/fuzz_config >make.out 2>&1 && make check-fuzz >fuzz.out 2>&1); then
+    make -j"$jobs" tests/fuzz/fuzz_h1 tests/fuzz/fuzz_config tests/fuzz/fuzz_h2x_frame tests/fuzz/fuzz_h2x_conn >make.out 2>&1 && make check-fuzz >fuzz.out 2>&1); then
   echo "=== fuzz corpus replay passed"; passed=$((passed + 2))
 else
   echo "=== fuzz corpus replay FAILED"; tail -40 build-fuzz/make.out build-fuzz/fuzz.out 2>/dev/null

@@ -15,5 +15,6 @@ int hb_test_router(void);
 int hb_test_translator(void);
 int hb_test_reverse_auth(void);
 int hb_test_h2x_frame(void);
+int hb_test_engine_h2x(void);
 
 #endif

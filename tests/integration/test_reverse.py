@@ -682,3 +682,42 @@ def test_connector_rh1_pool_grows_while_busy(spawner, certs, backends, workdir):
     assert results.count(200) == 4, (results, diag(g, c))
     assert "opening another" in c.stderr(), "the rh1 pool never grew\n" + diag(g, c)
     assert g.stderr().count("origin app authorized on rh1") >= 2, diag(g, c)
+
+
+def test_ten_thousand_idle_dialers_bounded(spawner, certs):
+    """10,000 dialers that never finish TLS: the gateway listener's
+    max_connections (3000) bounds what h2bridge holds, handshake_timeout cuts
+    them, the public side answers meanwhile, and a real origin registers
+    afterwards."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 16000)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    if want < 12000:
+        pytest.fail("the hard descriptor limit (%d) is too low for 10,000 dialers" % hard)
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"), alpn="[rh2, rh1]",
+                defaults={"max_connections": 3000, "handshake_timeout": "2s"})
+    time.sleep(0.3)
+    base = b.rss_kib()
+    socks = []
+    try:
+        for _ in range(10000):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", b.gw))
+            socks.append(s)
+        time.sleep(1.0)
+        assert b.alive(), b.describe()
+        grown = b.rss_kib() - base
+        assert grown < 96 * 1024, "10,000 idle dialers grew RSS by %d KiB" % grown
+        st, _, _ = get(b.pub, "/hello")
+        assert st == 503, "public side unresponsive under 10,000 dialers (status %r)" % st
+        assert "the configured maximum" in b.stderr(), b.stderr()[-1500:]
+    finally:
+        for s in socks:
+            s.close()
+    o = node_origin(spawner, b.gw, certs, token=tok, wait_tls=False)
+    st, _, body = wait_served(b.pub, timeout=10)
+    assert st == 200, (st, body, diag(b, o))

@@ -515,7 +515,18 @@ static int h2_flush(hb_conn *c) {
     hb_log_info(c->id, -1, "HTTP/2 send failed: %s", nghttp2_strerror(rv));
     return HB_ERR_PROTO;
   }
-  if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) return HB_ERR_EOF;
+  if (!nghttp2_session_want_read(h->session) && !nghttp2_session_want_write(h->session)) {
+    /* The session is over.  Streams it never finished are lost with it;
+     * streams that completed may still hold bytes the other leg has not
+     * taken (a response after a graceful GOAWAY): those are delivered first. */
+    for (h2s *t = h->streams, *next; t; t = next) {
+      next = t->next;
+      if (t->closed) continue;
+      if (t->s.x) hb_exchange_on_reset(&t->s, "HTTP/2 session ended");
+      free_stream(h, t);
+    }
+    if (h->nstreams == 0) return HB_ERR_EOF;
+  }
   if ((h->draining || (h->goaway_received && !h->server)) && h->nstreams == 0) {
     c->closing_after_write = 1;
   }

@@ -903,7 +903,8 @@ static void on_headers(h2x *h, const hb_h2x_frame *f, const hb_h2x_error *perr) 
   } else if (!is_idle(h, id)) {
     if (recently_reset(h, id)) {
       /* we reset it: the peer's frames in flight are decoded and dropped */
-    } else if (t) {
+    } else if (t || local_parity(h, id)) {
+      /* §5.1 closed: one of ours (already forgotten) or a peer's we still know */
       conn_error(h, HB_H2X_STREAM_CLOSED, "HEADERS on a closed stream");
       return;
     } else {

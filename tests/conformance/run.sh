@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the RFC 9113 conformance suite from the repository root against every
-# target (nghttpd, h2bridge-nghttp2; add H2X=1 for h2bridge-h2x). Extra
+# Runs the RFC 9113 conformance suite from the repository root: server role
+# against nghttpd, h2bridge-nghttp2 (and h2bridge-h2x with H2X=1, as make
+# check does), client role against h2bridge's nghttp2 and h2x upstream sides. Extra
 # arguments go to pytest (e.g. -k hpack, -v). The binary is $H2BRIDGE
 # (default <repo>/h2bridge). Exit status is pytest's; 77 without pytest.
 set -u

@@ -34,7 +34,11 @@ def test_default_config_demo(spawner, tmp_path):
     hb = Proc("h2bridge-demo", [require_binary(), "-c", str(work / "config" / "h2bridge.yaml")], spawner.workdir)
     spawner.procs.append(hb)
     assert wait_port("127.0.0.1", 8443, time.monotonic() + 10, hb.p), hb.describe()
-    assert (work / "run" / "demo.pem").exists(), "no certificate generated on first run"
+    # The socket listens before the TLS context is built: give it a moment.
+    deadline = time.monotonic() + 10
+    while not (work / "run" / "demo.pem").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (work / "run" / "demo.pem").exists(), "no certificate generated on first run\n" + hb.describe()
 
     r = subprocess.run(["curl", "-sk", "--http2", "https://127.0.0.1:8443/headers", "-w", "\n%{http_version}"],
                        capture_output=True, timeout=20)

@@ -215,7 +215,8 @@ static void conn_error(h2x *h, uint32_t code, const char *reason) {
   hb_log_info(h->c->id, -1, "HTTP/2 connection error %s: %s", hb_h2x_error_str(code), reason ? reason : "");
   send_goaway(h, code, reason);
   h->dead = 1;
-  h->c->closing_after_write = 1;
+  /* The conn closes from the flush once streams that completed before the
+   * error have handed over their bytes (see x_flush). */
   hb_conn_pause_read(h->c);
   hb_conn_want_flush(h->c);
 }
@@ -1395,7 +1396,17 @@ static int x_flush(hb_conn *c) {
       free_stream(h, t);
     }
   }
-  if (h->dead) return HB_ERR_EOF;
+  if (h->dead) {
+    /* After a connection error: unfinished streams are lost with the
+     * connection; completed ones still deliver what they hold. */
+    for (xs *t = h->streams, *next; t; t = next) {
+      next = t->next;
+      if (t->closed) continue;
+      if (t->s.x) hb_exchange_on_reset(&t->s, "HTTP/2 connection error");
+      free_stream(h, t);
+    }
+    return h->nstreams ? 0 : HB_ERR_EOF;
+  }
   if (h->capacity_changed && c->pool && h->remote_settings_seen) {
     h->capacity_changed = 0;
     hb_pool_on_capacity(c);

@@ -928,6 +928,8 @@ def test_lws_client_to_lws_backend(lwsenv, backend, tls):
     assert wait_for(lambda: '"code":4001' in lwsenv.server.stdout().split(path)[-1], 3), lws_diag(lwsenv)
     est = [json.loads(ln) for ln in lwsenv.server.stdout().splitlines() if path in ln][-1]
     assert est["h2"] == (1 if backend != "lwsh1" else 0), est
+    # The access line is written when the exchange ends, which may trail the close.
+    assert wait_for(lambda: [x for x in lwsenv.bridge.access_log() if x.get("path") == path], 5), lws_diag(lwsenv)
     a = [x for x in lwsenv.bridge.access_log() if x.get("path") == path][-1]
     assert a["protocol"] == "websocket" and a["proto_out"] == {"lwsh2": "h2", "lwsh2c": "h2c",
                                                                 "lwsh1": "http/1.1"}[backend], a

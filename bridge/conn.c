@@ -66,6 +66,10 @@ void hb_conn_set_timer(hb_conn *c, double after) {
   }
 }
 
+void hb_conn_arm_idle(hb_conn *c) {
+  hb_conn_set_timer(c, c->pool ? c->pool->limits->idle_timeout : c->limits->idle_timeout);
+}
+
 int hb_conn_set_engine(hb_conn *c, const hb_engine_ops *e) {
   c->engine = e;
   c->state = HB_CONN_OPEN;

@@ -96,6 +96,10 @@ int hb_conn_write(hb_conn *c, const void *data, size_t len);
 size_t hb_conn_out_space(const hb_conn *c);
 /* Re-arms the phase timer with |after| seconds (0 stops it). */
 void hb_conn_set_timer(hb_conn *c, double after);
+/* Arms the idle timer of a conn with no exchange in flight: its pool's
+ * idle_timeout for pooled conns (an origin pool's differs from the
+ * listener's), else its own limits'. */
+void hb_conn_arm_idle(hb_conn *c);
 /* Selects the engine and runs its init.  0 or HB_ERR_*. */
 int hb_conn_set_engine(hb_conn *c, const hb_engine_ops *e);
 /* Runs the engine over buffered input (after it resumed), from the flush. */

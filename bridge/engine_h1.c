@@ -531,7 +531,7 @@ static int h1_flush(hb_conn *c) {
       if (!reusable) return HB_ERR_EOF;
       h->in = IN_HEAD;
       h->out = OUT_IDLE;
-      hb_conn_set_timer(c, c->pool ? c->pool->limits->idle_timeout : c->limits->idle_timeout);
+      hb_conn_arm_idle(c);
       hb_pool_on_capacity(c);
     }
   }

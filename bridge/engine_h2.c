@@ -68,10 +68,7 @@ static void free_stream(h2 *h, h2s *t) {
   hb_stream_clear(&t->s);
   hb_free(t);
   h->capacity_changed = 1;
-  if (h->nstreams == 0 && !h->draining) {
-    double idle = h->c->pool ? h->c->pool->limits->idle_timeout : h->c->limits->idle_timeout;
-    hb_conn_set_timer(h->c, idle);
-  }
+  if (h->nstreams == 0 && !h->draining) hb_conn_arm_idle(h->c);
 }
 
 static h2s *stream_new(h2 *h, int32_t id, int role) {

@@ -269,10 +269,7 @@ static void free_stream(h2x *h, xs *t) {
   hb_stream_clear(&t->s);
   hb_free(t);
   h->capacity_changed = 1;
-  if (h->nstreams == 0 && !h->draining) {
-    double idle = h->c->pool ? h->c->pool->limits->idle_timeout : h->c->limits->idle_timeout;
-    hb_conn_set_timer(h->c, idle);
-  }
+  if (h->nstreams == 0 && !h->draining) hb_conn_arm_idle(h->c);
 }
 
 static xs *stream_new(h2x *h, uint32_t id, int role) {

@@ -72,10 +72,7 @@ release:
   if (x->waiting && x->pool) hb_pool_cancel(x->pool, x);
   if (x->has_local) hb_stream_clear(&x->local);
   hb_head_free(&x->req);
-  hb_free(x->log_method);
-  hb_free(x->log_authority);
-  hb_free(x->log_path);
-  hb_free(x->log_protocol);
+  hb_arena_reset(&x->log_arena);
   hb_gen *g = x->gen;
   hb_free(x);
   hb_gen_unref(g);
@@ -317,7 +314,7 @@ static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_
   int in_h2 = is_h2(c), out_h2 = pool->reverse ? 1 : pool->u->protocol != HB_PROTO_HTTP11;
   int ws = strcasecmp(proto, "websocket") == 0;
   x->tunnel = 1;
-  x->log_protocol = hb_strdup(proto);
+  x->log_protocol = hb_arena_strndup(&x->log_arena, proto, strlen(proto));
   if (in_h2 && ds->rx_eof) {
     hb_exchange_fail(x, 400, "extended CONNECT with END_STREAM opens no tunnel");
     return;
@@ -402,9 +399,10 @@ void hb_exchange_on_request(hb_stream *ds) {
   ev_init(&x->timer, timer_cb);
   x->timer.data = x;
   const hb_head *h = &ds->head;
-  if (h->method) x->log_method = hb_strdup(h->method);
-  if (h->authority) x->log_authority = hb_strdup(h->authority);
-  if (h->path) x->log_path = hb_strdup(h->path);
+  /* log_arena: zeroed by calloc, which is an empty arena */
+  if (h->method) x->log_method = hb_arena_strndup(&x->log_arena, h->method, strlen(h->method));
+  if (h->authority) x->log_authority = hb_arena_strndup(&x->log_arena, h->authority, strlen(h->authority));
+  if (h->path) x->log_path = hb_arena_strndup(&x->log_arena, h->path, strlen(h->path));
 
   if (h->method && strcmp(h->method, "CONNECT") == 0 && !h->protocol) {
     hb_exchange_fail(x, 501, "CONNECT tunnels are not supported");

@@ -46,7 +46,8 @@ typedef struct hb_exchange {
   const char *listener_name; /* borrowed from the config */
   double idle_after;         /* idle timeout once the response began */
   uint64_t bytes_in, bytes_out;
-  char *log_method, *log_authority, *log_path; /* copies for the access log */
+  char *log_method, *log_authority, *log_path; /* copies for the access log, in log_arena */
+  hb_arena log_arena;  /* owns the log_* strings; reset when the exchange is freed */
   int kind;               /* enum hb_exchange_kind */
   hb_conn *auth_conn;     /* HB_X_AUTH: the gateway conn being authorized */
   int tunnel;             /* a tunnel (WebSocket) was asked for and routed */

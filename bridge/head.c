@@ -13,8 +13,7 @@ void hb_head_init(hb_head *h, int is_request) {
 }
 
 void hb_head_free(hb_head *h) {
-  hb_arena_reset(&h->arena);
-  hb_free(h->fields);
+  hb_arena_reset(&h->arena); /* the fields array lives there too */
   h->fields = NULL;
   h->nfields = h->cap = 0;
 }
@@ -34,9 +33,13 @@ int hb_head_set_pseudo(hb_head *h, enum hb_pseudo which, const char *v, size_t l
 
 int hb_head_add(hb_head *h, const char *name, size_t namelen, const char *value, size_t valuelen) {
   if (h->nfields == h->cap) {
+    /* The array is taken from the head's arena like its strings: one
+     * allocation fewer per head on the hot path; an outgrown array stays
+     * there until the head is freed (at most 2x the final size). */
     size_t ncap = h->cap ? h->cap * 2 : 16;
-    hb_field *nf = hb_realloc(h->fields, ncap * sizeof(*nf));
+    hb_field *nf = hb_arena_alloc(&h->arena, ncap * sizeof(*nf));
     if (!nf) return HB_ERR_NOMEM;
+    if (h->nfields) memcpy(nf, h->fields, h->nfields * sizeof(*nf));
     h->fields = nf;
     h->cap = ncap;
   }

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "errors.h"
 #include "log.h"
+#include "mem.h"
 #include "worker.h"
 
 #include <ev.h>
@@ -98,6 +99,7 @@ int main(int argc, char **argv) {
   hb_worker_free(&w);
   hb_log_close();
   hb_bufq_cache_trim();
+  hb_arena_cache_trim();
   ev_loop_destroy(loop);
   return code;
 }

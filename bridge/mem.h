@@ -39,5 +39,7 @@ void *hb_arena_alloc(hb_arena *a, size_t size);
 /* Copies |len| bytes into the arena with a trailing NUL. */
 char *hb_arena_strndup(hb_arena *a, const char *s, size_t len);
 void hb_arena_reset(hb_arena *a);
+/* Frees the blocks kept for reuse (at exit, and before swapping the allocator). */
+void hb_arena_cache_trim(void);
 
 #endif

@@ -10,7 +10,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 H2B=${H2BRIDGE:-$top/h2bridge}
-N=${N:-60000}; C=${C:-4}; M=${M:-32}
+N=${N:-60000}; C=${C:-4}; M=${M:-32}; ROUNDS=${ROUNDS:-5}
 w=$(mktemp -d /tmp/h2b-rbench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$w"' EXIT
 sh "$top/tests/data/gen-certs.sh" "$w" >/dev/null 2>&1
@@ -40,6 +40,10 @@ run() { # name front_port pid1 pid2
 }
 
 printf '%-8s %10s %8s %10s %10s %12s\n' chain req/s ok p50_us p99_us cpu_us/req
+# Each round runs the three chains one after another (fresh processes), so
+# drift on a shared machine hits all three alike; the ratios use each
+# chain's median over ROUNDS.  (The loop body is not indented: heredocs.)
+for round in $(seq "$ROUNDS"); do
 # The gateway route and the h2 upstreams need SNI/authority localhost certs: gen-certs.sh makes them.
 # rh2 chain
 G=$(port); cat > "$w/gw.yaml" <<Y
@@ -78,8 +82,15 @@ Y
 run forward $F $b $a; kill $a $b; wait $a $b 2>/dev/null
 # nghttpx chain
 X=$(port); Y=$(port)
-nghttpx --backend="127.0.0.1,$BE;;proto=h2" --frontend="127.0.0.1,$Y" --workers=1 --no-via --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null "$w/server.key" "$w/server.pem" & n2=$!
-nghttpx --backend="127.0.0.1,$Y;;proto=h2;tls;sni=localhost" --cacert="$w/ca.pem" --frontend="127.0.0.1,$X" --workers=1 --no-via --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null "$w/server.key" "$w/server.pem" & n1=$!
+nghttpx --backend="127.0.0.1,$BE;;proto=h2" --frontend="127.0.0.1,$Y" --workers=1 --no-via --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null "$w/server.key" "$w/server.pem" 2>/dev/null & n2=$!
+nghttpx --backend="127.0.0.1,$Y;;proto=h2;tls;sni=localhost" --cacert="$w/ca.pem" --frontend="127.0.0.1,$X" --workers=1 --no-via --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null "$w/server.key" "$w/server.pem" 2>/dev/null & n1=$!
 wait_port $X; wait_port $Y; sleep 0.5
-run nghttpx $X $n1 $n2
-awk '{v[$1]=$2} END {printf "ratios: rh2/forward cpu x%.2f, rh2/nghttpx cpu x%.2f\n", v["rh2"]/v["forward"], v["rh2"]/v["nghttpx"]}' "$w/cpu"
+run nghttpx $X $n1 $n2; kill $n1 $n2; wait $n1 $n2 2>/dev/null
+done
+awk -v r="$ROUNDS" '
+  { v[$1, ++n[$1]] = $2 }
+  function med(k,   i, j, t, a, c) { c = n[k]; for (i = 1; i <= c; i++) a[i] = v[k, i]
+    for (i = 1; i <= c; i++) for (j = i + 1; j <= c; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2 }
+  END { printf "median cpu_us/req over %d rounds: rh2 %.2f, forward %.2f, nghttpx %.2f\n", r, med("rh2"), med("forward"), med("nghttpx")
+        printf "ratios: rh2/forward cpu x%.2f (target <= 1.10), rh2/nghttpx cpu x%.2f (target < 1)\n", med("rh2") / med("forward"), med("rh2") / med("nghttpx") }' "$w/cpu"

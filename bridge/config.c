@@ -269,6 +269,14 @@ void hb_limits_default(hb_limits *l) {
   l->h2_reset_rate = 20;
   l->h2_glitch_burst = 100;
   l->h2_glitch_rate = 10;
+  l->h2_max_settings = 32;
+  l->h2_max_control_frames = 1000;
+  l->h2_ping_burst = 50;
+  l->h2_ping_rate = 10;
+  l->h2_settings_burst = 50;
+  l->h2_settings_rate = 10;
+  l->h2_priority_burst = 1000;
+  l->h2_priority_rate = 100;
   l->set = 0;
 }
 
@@ -493,12 +501,20 @@ static const kw limits_kw[] = {
     LIM(h2_reset_rate, KW_UINT, 1, 1000000, HB_LIMIT_H2_RESET_RATE),
     LIM(h2_glitch_burst, KW_UINT, 1, 1000000, HB_LIMIT_H2_GLITCH_BURST),
     LIM(h2_glitch_rate, KW_UINT, 1, 1000000, HB_LIMIT_H2_GLITCH_RATE),
+    LIM(h2_max_settings, KW_UINT, 8, 1000, HB_LIMIT_H2_MAX_SETTINGS),
+    LIM(h2_max_control_frames, KW_UINT, 16, 100000, HB_LIMIT_H2_MAX_CONTROL_FRAMES),
+    LIM(h2_ping_burst, KW_UINT, 1, 1000000, HB_LIMIT_H2_PING_BURST),
+    LIM(h2_ping_rate, KW_UINT, 1, 1000000, HB_LIMIT_H2_PING_RATE),
+    LIM(h2_settings_burst, KW_UINT, 1, 1000000, HB_LIMIT_H2_SETTINGS_BURST),
+    LIM(h2_settings_rate, KW_UINT, 1, 1000000, HB_LIMIT_H2_SETTINGS_RATE),
+    LIM(h2_priority_burst, KW_UINT, 1, 1000000, HB_LIMIT_H2_PRIORITY_BURST),
+    LIM(h2_priority_rate, KW_UINT, 1, 1000000, HB_LIMIT_H2_PRIORITY_RATE),
     {.name = NULL}};
 
 /* Copies into |dst| every limit whose bit is set in |src->set|. */
 static void limits_overlay(hb_limits *dst, const hb_limits *src) {
   for (const kw *k = limits_kw; k->name; k++) {
-    if (!(src->set & (1u << k->bit))) continue;
+    if (!(src->set & ((uint64_t)1 << k->bit))) continue;
     if (k->type == KW_DURATION)
       memcpy((char *)dst + k->off, (const char *)src + k->off, sizeof(double));
     else
@@ -829,7 +845,7 @@ static void parse_map(loader *L, yaml_node_t *m, const char *key, const kw *t, v
     set_value(L, k, vn, sub, b);
     if (k->flags & KW_LIMIT) {
       hb_limits *lim = b;
-      lim->set |= 1u << k->bit;
+      lim->set |= (uint64_t)1 << k->bit;
     }
     if (L->stop) return;
   }

@@ -44,8 +44,17 @@ enum hb_limit_key {
   HB_LIMIT_H2_RESET_RATE,        /* ... and refill per second (rapid reset) */
   HB_LIMIT_H2_GLITCH_BURST,      /* h2x: errors we must answer: burst ... */
   HB_LIMIT_H2_GLITCH_RATE,       /* ... and refill per second (MadeYouReset) */
+  HB_LIMIT_H2_MAX_SETTINGS,      /* entries in one SETTINGS frame */
+  HB_LIMIT_H2_MAX_CONTROL_FRAMES,/* control frames queued unwritten: reading stops */
+  HB_LIMIT_H2_PING_BURST,        /* h2x: PINGs from the peer: burst ... */
+  HB_LIMIT_H2_PING_RATE,         /* ... and refill per second */
+  HB_LIMIT_H2_SETTINGS_BURST,    /* h2x: SETTINGS frames from the peer: burst ... */
+  HB_LIMIT_H2_SETTINGS_RATE,     /* ... and refill per second */
+  HB_LIMIT_H2_PRIORITY_BURST,    /* h2x: PRIORITY frames from the peer: burst ... */
+  HB_LIMIT_H2_PRIORITY_RATE,     /* ... and refill per second */
   HB_LIMIT_COUNT
 };
+_Static_assert(HB_LIMIT_COUNT <= 64, "hb_limits.set has a bit per limit key");
 
 typedef struct hb_limits {
   uint64_t header_bytes;        /* 64KiB */
@@ -73,7 +82,15 @@ typedef struct hb_limits {
   uint64_t h2_reset_rate;       /* 20 */
   uint64_t h2_glitch_burst;     /* 100 */
   uint64_t h2_glitch_rate;      /* 10 */
-  uint32_t set;
+  uint64_t h2_max_settings;     /* 32 */
+  uint64_t h2_max_control_frames; /* 1000 */
+  uint64_t h2_ping_burst;       /* 50 */
+  uint64_t h2_ping_rate;        /* 10 */
+  uint64_t h2_settings_burst;   /* 50 */
+  uint64_t h2_settings_rate;    /* 10 */
+  uint64_t h2_priority_burst;   /* 1000 */
+  uint64_t h2_priority_rate;    /* 100 */
+  uint64_t set;                 /* bit per enum hb_limit_key given explicitly */
 } hb_limits;
 
 typedef struct hb_config_cert {

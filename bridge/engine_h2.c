@@ -429,8 +429,13 @@ static int h2_init(hb_conn *c) {
   nghttp2_option_set_no_auto_window_update(opt, 1);
   nghttp2_option_set_max_send_header_block_length(opt, 256 * 1024);
   nghttp2_option_set_peer_max_concurrent_streams(opt, 100);
-  /* CVE-2023-44487: bound the reset rate (burst, per second). */
-  nghttp2_option_set_stream_reset_rate_limit(opt, 200, 20);
+  /* The limits nghttp2 has knobs for follow the same keys as h2x's:
+   * CVE-2023-44487 (reset rate), CVE-2024-28182 (CONTINUATION flood), SETTINGS
+   * entries and the queue of control frames the peer makes us answer. */
+  nghttp2_option_set_stream_reset_rate_limit(opt, c->limits->h2_reset_burst, c->limits->h2_reset_rate);
+  nghttp2_option_set_max_continuations(opt, (size_t)c->limits->h2_max_continuations);
+  nghttp2_option_set_max_settings(opt, (size_t)c->limits->h2_max_settings);
+  nghttp2_option_set_max_outbound_ack(opt, (size_t)c->limits->h2_max_control_frames);
   int rv = h->server ? nghttp2_session_server_new2(&h->session, cb, h, opt)
                      : nghttp2_session_client_new2(&h->session, cb, h, opt);
   nghttp2_option_del(opt);

@@ -25,18 +25,12 @@
 #include <string.h>
 #include <strings.h>
 
-/* ---- limits without a config key (all tighter than nghttp2 1.52's) ---- */
-/* Limits with a config key (h2_max_continuations, h2_settings_timeout,
- * h2_max_empty_frames, h2_reset_burst/rate, h2_glitch_burst/rate) come from
- * c->limits; these are the fixed ones. */
-#define X_MAX_SETTINGS_ENTRIES 32  /* entries per SETTINGS frame (nghttp2: 32) */
-#define X_MAX_CTRL_PENDING 1000    /* control frames queued unwritten: stop reading (nghttp2 max_outbound_ack 1000) */
-#define X_PING_BURST 50            /* PINGs without ACK (nghttp2: only max_outbound_ack) */
-#define X_PING_RATE 10
-#define X_SETTINGS_BURST 50        /* SETTINGS frames (nghttp2: only max_outbound_ack) */
-#define X_SETTINGS_RATE 10
-#define X_PRIORITY_BURST 1000      /* PRIORITY frames per connection (nghttp2: none) */
-#define X_PRIORITY_RATE 100
+/* ---- limits ----
+ * Every limit a peer can drive has a config key and comes from c->limits
+ * (h2_max_continuations, h2_settings_timeout, h2_max_empty_frames,
+ * h2_reset_*, h2_glitch_*, h2_max_settings, h2_max_control_frames, h2_ping_*,
+ * h2_settings_*, h2_priority_*; defaults as tight as nghttp2 1.52's or
+ * tighter).  These constants bound only what we send or remember. */
 #define X_MAX_SEND_BLOCK (256 * 1024) /* largest header block we encode (engine_h2's send limit) */
 #define X_DEFLATE_TABLE 4096       /* our encoder's dynamic table, whatever the peer allows */
 #define X_RESET_RING 128           /* streams we reset recently: their late frames are ignored */
@@ -199,7 +193,7 @@ static void out(h2x *h, const uint8_t *buf, ssize_t len, int ctrl) {
 }
 
 static int out_full(const h2x *h) {
-  return hb_conn_out_space(h->c) == 0 || h->ctrl_pending > X_MAX_CTRL_PENDING;
+  return hb_conn_out_space(h->c) == 0 || h->ctrl_pending > h->c->limits->h2_max_control_frames;
 }
 
 static void send_goaway(h2x *h, uint32_t code, const char *debug) {
@@ -1121,7 +1115,7 @@ static void on_frame(h2x *h, const hb_h2x_frame_hd *hd, const uint8_t *payload) 
   }
   hb_h2x_frame f;
   hb_h2x_error err = {0, 0, NULL};
-  int rc = hb_h2x_frame_parse(hd, payload, NULL, X_MAX_SETTINGS_ENTRIES, &f, &err);
+  int rc = hb_h2x_frame_parse(hd, payload, NULL, (size_t)h->c->limits->h2_max_settings, &f, &err);
   if (rc == HB_ERR_DECLINED) return; /* unknown type (§4.1, §5.5) */
   const hb_h2x_error *perr = NULL;
   if (rc != 0) {
@@ -1296,9 +1290,9 @@ static int x_init(hb_conn *c) {
   h->conn_recv_window = 65535;
   bucket_init(h, &h->rst, (double)c->limits->h2_reset_burst, (double)c->limits->h2_reset_rate);
   bucket_init(h, &h->glitch, (double)c->limits->h2_glitch_burst, (double)c->limits->h2_glitch_rate);
-  bucket_init(h, &h->ping_b, X_PING_BURST, X_PING_RATE);
-  bucket_init(h, &h->settings_b, X_SETTINGS_BURST, X_SETTINGS_RATE);
-  bucket_init(h, &h->prio_b, X_PRIORITY_BURST, X_PRIORITY_RATE);
+  bucket_init(h, &h->ping_b, (double)l->h2_ping_burst, (double)l->h2_ping_rate);
+  bucket_init(h, &h->settings_b, (double)l->h2_settings_burst, (double)l->h2_settings_rate);
+  bucket_init(h, &h->prio_b, (double)l->h2_priority_burst, (double)l->h2_priority_rate);
   if (hb_h2x_reader_init(&h->rd, HB_H2X_MIN_MAX_FRAME_SIZE) != 0) return HB_ERR_INVALID;
   if (h->server) hb_h2x_reader_expect_preface(&h->rd);
   if (hpack_new(&h->inf, &h->def) != 0) return HB_ERR_NOMEM;

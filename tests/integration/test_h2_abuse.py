@@ -390,3 +390,74 @@ def test_settings_1000_entries(env):
     hwm = env.check_after("settings with 1000 entries")
     record("settings_1000_entries", goaway=ename(code), closed=closed, hwm_mib="%.1f" % hwm)
     assert code is not None or closed, "a SETTINGS frame with 1000 entries was accepted"
+
+
+# ---------------------------------------------------------------- limits are config keys
+
+TIGHT = """\
+log: { level: info, access: stderr, format: json }
+defaults: { h2_max_settings: 8, h2_ping_burst: 5, h2_ping_rate: 1, h2_settings_burst: 3, h2_settings_rate: 1,
+            h2_priority_burst: 10, h2_priority_rate: 1 }
+listeners: [ { name: plain, listen: 127.0.0.1:%(port)d, engine: %(engine)s } ]
+upstreams: [ { name: b, address: 127.0.0.1:%(backend)d, protocol: http/1.1 } ]
+routes: [ { to: { upstream: b } } ]
+"""
+
+
+def make_tight(spawner, engine):
+    be = spawner.backend_h1()
+    from conftest import free_port
+    port = free_port()
+    b = spawner.h2bridge(TIGHT % {"port": port, "backend": be.port, "engine": engine}, name="tight.yaml")
+    return Env(b, be, port)
+
+
+@pytest.fixture(params=["nghttp2", "h2x"])
+def tight(spawner, request):
+    return make_tight(spawner, request.param)
+
+
+@pytest.fixture
+def tight_h2x(spawner):
+    """nghttp2 1.52 has no PING/SETTINGS/PRIORITY rate limits (docs/config.md):
+    only h2x is held to those keys."""
+    return make_tight(spawner, "h2x")
+
+
+def test_configured_max_settings(tight):
+    """h2_max_settings: 8 -> a SETTINGS frame of 9 entries ends the connection
+    on both engines; one of 8 is accepted."""
+    c = H2Conn(tight.port, timeout=5).handshake()
+    c.send(frame(SETTINGS, 0, 0, settings_payload(*[(INITIAL_WINDOW_SIZE, 65535)] * 8)))
+    code, closed, _ = drain(c, 1)
+    assert code is None and not closed, "8 entries refused with h2_max_settings: 8 (%s)" % ename(code)
+    c.send(frame(SETTINGS, 0, 0, settings_payload(*[(INITIAL_WINDOW_SIZE, 65535)] * 9)))
+    code, closed, _ = drain(c, 3)
+    assert code == ENHANCE_YOUR_CALM or closed, "9 entries accepted with h2_max_settings: 8"
+    tight.check_after("configured max settings")
+
+
+@pytest.mark.parametrize("kind,burst", [("ping", 5), ("settings", 3), ("priority", 10)])
+def test_configured_buckets(tight_h2x, kind, burst):
+    """engine h2x: the PING/SETTINGS/PRIORITY buckets follow their keys: a
+    burst of exactly the configured size is served, one more is GOAWAY
+    ENHANCE_YOUR_CALM."""
+    tight = tight_h2x
+
+    def one(i):
+        if kind == "ping":
+            return frame(PING, 0, 0, b"p%07d" % i)
+        if kind == "settings":
+            return frame(SETTINGS, 0, 0, settings_payload((INITIAL_WINDOW_SIZE, 65535)))
+        return frame(2, 0, 1 + 2 * i, struct.pack(">IB", 0, 15))  # PRIORITY on idle streams
+
+    c = H2Conn(tight.port, timeout=5).handshake()
+    c.send(b"".join(one(i) for i in range(burst)))
+    code, closed, _ = drain(c, 1)
+    assert code is None and not closed, "a burst of %d %s frames was refused (%s)" % (burst, kind, ename(code))
+    c2 = H2Conn(tight.port, timeout=5).handshake()
+    c2.send(b"".join(one(i) for i in range(burst + 1)))
+    code, closed, _ = drain(c2, 3)
+    assert code == ENHANCE_YOUR_CALM, "%d %s frames with a burst of %d: %s closed=%s" % (
+        burst + 1, kind, burst, ename(code), closed)
+    tight.check_after("configured %s bucket" % kind)

@@ -112,6 +112,14 @@ static const char full_yaml[] =
     "  h2_reset_rate: 10\n"
     "  h2_glitch_burst: 50\n"
     "  h2_glitch_rate: 5\n"
+    "  h2_max_settings: 16\n"
+    "  h2_max_control_frames: 500\n"
+    "  h2_ping_burst: 20\n"
+    "  h2_ping_rate: 5\n"
+    "  h2_settings_burst: 20\n"
+    "  h2_settings_rate: 5\n"
+    "  h2_priority_burst: 500\n"
+    "  h2_priority_rate: 50\n"
     "certificates:\n"
     "  - { name: demo, cert: demo.pem, key: demo.key }\n"
     "  - { name: gen, cert: gen/gen.pem, key: gen/gen.key, generate: true }\n"
@@ -249,6 +257,16 @@ static void put_cert_files(void) {
   put("demo.key", "not checked by the loader\n");
 }
 
+/* 1-based line of the first line of |text| containing |needle| (0: none), so
+ * position checks survive keys added to the sample. */
+static int line_of(const char *text, const char *needle) {
+  const char *p = strstr(text, needle);
+  if (!p) return 0;
+  int line = 1;
+  for (const char *q = text; q < p; q++) line += *q == '\n';
+  return line;
+}
+
 static void test_full(void) {
   hb_config *cfg = NULL;
   char *errs = NULL;
@@ -276,14 +294,14 @@ static void test_full(void) {
   CU_ASSERT_DOUBLE_EQUAL(cfg->defaults.drain_timeout, 1.5, 1e-9);
   CU_ASSERT_EQUAL(cfg->defaults.max_connections, 5000);
   CU_ASSERT_EQUAL(cfg->defaults.buffer, 128 * 1024);
-  CU_ASSERT_EQUAL(cfg->defaults.set, (1u << HB_LIMIT_COUNT) - 1);
+  CU_ASSERT_EQUAL(cfg->defaults.set, ((uint64_t)1 << HB_LIMIT_COUNT) - 1);
 
   CU_ASSERT_EQUAL_FATAL(cfg->ncerts, 2);
   CU_ASSERT_STRING_EQUAL(cfg->certs[0].cert, path_in_dir("demo.pem"));
   CU_ASSERT_STRING_EQUAL(cfg->certs[1].key, path_in_dir("gen/gen.key"));
   CU_ASSERT_EQUAL(cfg->certs[0].generate, 0);
   CU_ASSERT_EQUAL(cfg->certs[1].generate, 1);
-  CU_ASSERT_EQUAL(cfg->certs[1].pos.line, 30);
+  CU_ASSERT_EQUAL(cfg->certs[1].pos.line, line_of(full_yaml, "{ name: gen,"));
   CU_ASSERT_EQUAL(cfg->certs[1].pos.col, 5);
 
   CU_ASSERT_EQUAL_FATAL(cfg->nlisteners, 3);
@@ -349,7 +367,7 @@ static void test_full(void) {
   CU_ASSERT(r->listener == 0 && r->connector == -1 && r->target == HB_TARGET_UPSTREAM && r->upstream == 0);
   CU_ASSERT(!strcmp(r->match_authority, "chat.example.com") && !strcmp(r->match_path, "/ws") &&
             !strcmp(r->match_method, "GET") && !strcmp(r->match_protocol, "websocket"));
-  CU_ASSERT_EQUAL(r->pos.line, 87);
+  CU_ASSERT_EQUAL(r->pos.line, line_of(full_yaml, "- name: chat-ws"));
   CU_ASSERT_STRING_EQUAL(cfg->routes[1].name, "route#2");
   CU_ASSERT(cfg->routes[1].connector == 0 && cfg->routes[1].listener == -1 && cfg->routes[1].upstream == 1);
   CU_ASSERT(cfg->routes[2].target == HB_TARGET_ORIGIN && cfg->routes[2].origin == 0);
@@ -365,10 +383,10 @@ static void test_full(void) {
   fclose(f);
   char want[1024];
   snprintf(want, sizeof(want),
-           "route \"chat-ws\" (%s:87): listener edge [tls h2,http/1.1,rh2,rh1] -> match authority=chat.example.com "
+           "route \"chat-ws\" (%s:%d): listener edge [tls h2,http/1.1,rh2,rh1] -> match authority=chat.example.com "
            "path=/ws method=GET protocol=websocket -> upstream chat (127.0.0.1:9001 http/1.1 tls sni=chat.internal "
            "verify=off)\n",
-           path_in_dir("t.yaml"));
+           path_in_dir("t.yaml"), line_of(full_yaml, "- name: chat-ws"));
   CU_ASSERT(out && strstr(out, want) != NULL);
   CU_ASSERT(out && strstr(out, "-> origin app (reverse peers: rh2,rh1,p2p,symmetric)\n") != NULL);
   CU_ASSERT(out && strstr(out, "connector to-gw [rh2 via gw1.example.com:443,gw2.example.com:443] -> match all "
@@ -387,6 +405,9 @@ static void test_limits_inheritance(void) {
   CU_ASSERT(d.handshake_timeout == 10 && d.request_header_timeout == 30 && d.idle_timeout == 60);
   CU_ASSERT(d.tunnel_idle_timeout == 0 && d.connect_timeout == 5 && d.response_timeout == 60);
   CU_ASSERT(d.drain_timeout == 30 && d.max_connections == 10000 && d.set == 0);
+  CU_ASSERT(d.h2_max_settings == 32 && d.h2_max_control_frames == 1000);
+  CU_ASSERT(d.h2_ping_burst == 50 && d.h2_ping_rate == 10 && d.h2_settings_burst == 50 && d.h2_settings_rate == 10);
+  CU_ASSERT(d.h2_priority_burst == 1000 && d.h2_priority_rate == 100);
 
   hb_config *cfg = NULL;
   char *errs = NULL;
@@ -421,6 +442,23 @@ static void test_limits_inheritance(void) {
   free(errs);
   CU_ASSERT(cfg->listeners[0].limits.max_connections == 500 && cfg->upstreams[0].max_connections == 500);
   hb_config_free(cfg);
+
+  /* the h2 flood limits are keys like any other, with their ranges */
+  rv = load_text("defaults: { h2_max_settings: 16, h2_max_control_frames: 200, h2_ping_burst: 5, h2_ping_rate: 1 }\n"
+                 "listeners: [{ name: a, listen: ':1', h2_settings_burst: 3, h2_settings_rate: 2,\n"
+                 "              h2_priority_burst: 7, h2_priority_rate: 4 }]\n",
+                 &cfg, &errs);
+  CU_ASSERT_EQUAL_FATAL(rv, 0);
+  free(errs);
+  const hb_limits *h = &cfg->listeners[0].limits;
+  CU_ASSERT(h->h2_max_settings == 16 && h->h2_max_control_frames == 200 && h->h2_ping_burst == 5 && h->h2_ping_rate == 1);
+  CU_ASSERT(h->h2_settings_burst == 3 && h->h2_settings_rate == 2 && h->h2_priority_burst == 7 && h->h2_priority_rate == 4);
+  hb_config_free(cfg);
+  errs = NULL;
+  rv = load_text("listeners: [{ name: a, listen: ':1', h2_max_settings: 4 }]\n", &cfg, &errs);
+  CU_ASSERT(rv != 0);
+  CU_ASSERT(errs && strstr(errs, ":1:") && strstr(errs, "h2_max_settings"));
+  free(errs);
 }
 
 /* A valid base every error case breaks on one line. */

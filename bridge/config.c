@@ -4,6 +4,7 @@
  * The loader owns the hb_config it builds until hb_config_load hands it to the
  * caller; it owns the libyaml documents it reads.  Single-threaded. */
 #include "config.h"
+#include "h2x_ext.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -390,6 +391,16 @@ static const char *check_name(char *v) {
   return NULL;
 }
 
+/* An h2x extension the registry knows (bridge/h2x_ext.c): the built-ins and
+ * any registered before the config is read. */
+static const char *check_extension(char *v) {
+  static char why[300];
+  char names[256];
+  if (hb_h2x_ext_find(v)) return NULL;
+  snprintf(why, sizeof(why), "is not an h2x extension (expected one of: %s)", hb_h2x_ext_names(names, sizeof(names)));
+  return why;
+}
+
 static const char *check_path(char *v) {
   if (v[0] != '/') return "must start with '/'";
   for (char *c = v; *c; c++)
@@ -463,7 +474,6 @@ struct kw {
 
 static const char *const engine_values[] = {"nghttp2", "h2x", NULL};
 static const char *const alpn_values[] = {"h2", "http/1.1", "rh2", "rh1", NULL};
-static const char *const ext_values[] = {"p2p", "symmetric", "ex_headers", NULL};
 static const char *const proto_values[] = {"http/1.1", "h2c", "h2", NULL};
 static const char *const reverse_values[] = {"rh2", "rh1", "p2p", "symmetric", NULL};
 static const char *const level_values[] = {"error", "warn", "info", "debug", NULL};
@@ -1016,7 +1026,7 @@ static const kw listener_kw[] = {
     {.name = "tls", .type = KW_MAP, .off = offsetof(hb_config_listener, tls), .sub = listener_tls_kw},
     {.name = "engine", .type = KW_ENUM, .off = offsetof(hb_config_listener, engine), .values = engine_values},
     {.name = "extensions", .type = KW_STRLIST, .off = offsetof(hb_config_listener, extensions),
-     .noff = offsetof(hb_config_listener, nextensions), .values = ext_values},
+     .noff = offsetof(hb_config_listener, nextensions), .check = check_extension},
     {.name = "x_forwarded_for", .type = KW_BOOL, .off = offsetof(hb_config_listener, x_forwarded_for)},
     {.name = "forwarded", .type = KW_BOOL, .off = offsetof(hb_config_listener, forwarded)},
     {.name = NULL}};
@@ -1072,6 +1082,14 @@ static void parse_listener(loader *L, yaml_node_t *item, const char *key) {
   if (li->nextensions && li->engine != HB_ENGINE_H2X) {
     keyjoin(sub, key, "extensions");
     report(L, map_find(L, item, "extensions"), sub, "extensions need engine: h2x");
+  } else if (li->nextensions) {
+    /* Duplicates and two extensions claiming one codepoint are config errors. */
+    static hb_h2x_ext_defs defs; /* large: not on the stack; the loader is single-threaded */
+    char why[256];
+    if (hb_h2x_ext_defs_build(&defs, (const char *const *)li->extensions, li->nextensions, NULL, why, sizeof(why)) != 0) {
+      keyjoin(sub, key, "extensions");
+      report(L, map_find(L, item, "extensions"), sub, "%s", why);
+    }
   }
   if (!a) default_list(L, &li->alpn, &li->nalpn, def_alpn, 2);
 }

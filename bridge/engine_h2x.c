@@ -11,6 +11,7 @@
 #include "engine.h"
 #include "errors.h"
 #include "exchange.h"
+#include "h2x_ext.h"
 #include "h2x_frame.h"
 #include "listener.h"
 #include "log.h"
@@ -151,6 +152,7 @@ typedef struct h2x {
   ev_timer ping, settings_timer;
   int ping_outstanding, ping_failed, ping_always;
   double ping_interval, ping_timeout;
+  hb_h2x_ext_state *ext;       /* owned; the listener's h2x extensions, NULL: none */
 } h2x;
 
 static h2x *H(hb_conn *c) { return c->engine_data; }
@@ -874,17 +876,26 @@ static void on_data(h2x *h, const hb_h2x_frame *f) {
   if (t->s.x) hb_exchange_on_data(&t->s);
 }
 
-static void on_headers(h2x *h, const hb_h2x_frame *f, const hb_h2x_error *perr) {
-  uint32_t id = f->hd.stream_id;
-  int end = (f->hd.flags & HB_H2X_FLAG_END_STREAM) != 0;
-  int end_headers = (f->hd.flags & HB_H2X_FLAG_END_HEADERS) != 0;
+/* The first frame of a header block: HEADERS, or an extension frame that
+ * carries one (same stream-state, CONTINUATION and size rules, same HPACK
+ * context).  |use| says what an extension's block is for: REQUEST may open a
+ * peer's stream (as HEADERS may), STREAM only continues an existing one,
+ * DISCARD only decodes.  |what| names the frame in errors. */
+static void header_block(h2x *h, uint32_t id, uint8_t flags, const uint8_t *block, size_t blen,
+                         const hb_h2x_error *perr, int use, const char *what) {
+  int end = (flags & HB_H2X_FLAG_END_STREAM) != 0;
+  int end_headers = (flags & HB_H2X_FLAG_END_HEADERS) != 0;
   xs *t = find_stream(h, id);
   int kind = BLK_DISCARD;
   xs *target = NULL;
-  if (!empty_frame(h, f->u.headers.len, end || end_headers)) return;
-  if (t && !t->closed) {
+  char why[96];
+  if (!empty_frame(h, blen, end || end_headers)) return;
+  if (use == HB_H2X_USE_DISCARD) {
+    /* decoded for HPACK only */
+  } else if (t && !t->closed) {
     if (t->state == XS_HALF_REMOTE) {
-      stream_error(h, t, id, HB_H2X_STREAM_CLOSED, "HEADERS on a half-closed stream");
+      snprintf(why, sizeof(why), "%s on a half-closed stream", what);
+      stream_error(h, t, id, HB_H2X_STREAM_CLOSED, why);
     } else if (t->head_done) {
       kind = BLK_TRAILERS;
       target = t;
@@ -897,15 +908,22 @@ static void on_headers(h2x *h, const hb_h2x_frame *f, const hb_h2x_error *perr) 
       /* we reset it: the peer's frames in flight are decoded and dropped */
     } else if (t || local_parity(h, id)) {
       /* §5.1 closed: one of ours (already forgotten) or a peer's we still know */
-      conn_error(h, HB_H2X_STREAM_CLOSED, "HEADERS on a closed stream");
+      snprintf(why, sizeof(why), "%s on a closed stream", what);
+      conn_error(h, HB_H2X_STREAM_CLOSED, why);
       return;
     } else {
       /* §5.1.1: a new stream id must exceed every id the peer used */
-      conn_error(h, HB_H2X_PROTOCOL_ERROR, "HEADERS with a stream id not above the last one");
+      snprintf(why, sizeof(why), "%s with a stream id not above the last one", what);
+      conn_error(h, HB_H2X_PROTOCOL_ERROR, why);
       return;
     }
   } else if (local_parity(h, id)) {
-    conn_error(h, HB_H2X_PROTOCOL_ERROR, "HEADERS on an idle stream of ours");
+    snprintf(why, sizeof(why), "%s on an idle stream of ours", what);
+    conn_error(h, HB_H2X_PROTOCOL_ERROR, why);
+    return;
+  } else if (use != HB_H2X_USE_REQUEST) {
+    snprintf(why, sizeof(why), "%s on an idle stream", what);
+    conn_error(h, HB_H2X_PROTOCOL_ERROR, why);
     return;
   } else if (!(h->peer_parities & ((id & 1) ? X_POL_ODD : X_POL_EVEN))) {
     conn_error(h, HB_H2X_PROTOCOL_ERROR, "request stream with a parity not allowed");
@@ -928,7 +946,12 @@ static void on_headers(h2x *h, const hb_h2x_frame *f, const hb_h2x_error *perr) 
   if (h->dead) return;
   begin_block(h, id, kind, target, end);
   if (perr) h->b.stream_err = perr->code;
-  feed_block(h, f->u.headers.block, f->u.headers.len, end_headers);
+  feed_block(h, block, blen, end_headers);
+}
+
+static void on_headers(h2x *h, const hb_h2x_frame *f, const hb_h2x_error *perr) {
+  header_block(h, f->hd.stream_id, f->hd.flags, f->u.headers.block, f->u.headers.len, perr, HB_H2X_USE_REQUEST,
+               "HEADERS");
 }
 
 static void on_continuation(h2x *h, const hb_h2x_frame *f) {
@@ -1031,7 +1054,15 @@ static void on_settings(h2x *h, const hb_h2x_frame *f) {
       }
       h->r_connect_protocol = (int)e.value;
       break;
-    default: break; /* unknown: ignored (§6.5.2) */
+    default:
+      if (h->ext) {
+        hb_h2x_error err;
+        if (hb_h2x_ext_on_setting(h->ext, e.id, e.value, &err) < 0) {
+          conn_error(h, err.code, err.reason);
+          return;
+        }
+      }
+      break; /* unknown: ignored (§6.5.2) */
     }
   }
   uint8_t buf[9];
@@ -1104,6 +1135,67 @@ static void on_window_update(h2x *h, const hb_h2x_frame *f, const hb_h2x_error *
   hb_conn_want_flush(h->c);
 }
 
+/* ---- extension frames (bridge/h2x_ext.c owns the definitions) ---- */
+
+static int ext_stream_state(void *conn, uint32_t id) {
+  h2x *h = conn;
+  xs *t = find_stream(h, id);
+  if (t && !t->closed) {
+    switch (t->state) {
+    case XS_OPEN: return HB_H2X_ST_OPEN;
+    case XS_HALF_LOCAL: return HB_H2X_ST_HALF_LOCAL;
+    case XS_HALF_REMOTE: return HB_H2X_ST_HALF_REMOTE;
+    default: return HB_H2X_ST_CLOSED;
+    }
+  }
+  return id == 0 || is_idle(h, id) ? HB_H2X_ST_IDLE : HB_H2X_ST_CLOSED;
+}
+
+/* A frame of type |fd| owned by extension |i|: shape checks, negotiation
+ * (a frame before the extension is in force is a connection error, never
+ * skipped: a header block skipped would desynchronise HPACK), the
+ * extension's parser, then its handler; a header block goes on through
+ * header_block() and CONTINUATION like any other. */
+static void on_ext_frame(h2x *h, size_t i, const hb_h2x_ext_frame_def *fd, const hb_h2x_frame_hd *hd,
+                         const uint8_t *payload) {
+  const hb_h2x_ext_def *d = &h->ext->defs->d[i];
+  hb_h2x_error err = {0, 0, NULL};
+  hb_h2x_ext_frame f;
+  char why[128];
+  if (hb_h2x_ext_check_frame(h->ext, i, fd, hd, &err) != 0 ||
+      (fd->parse(d, hd, payload, &f, &err) != 0 && !err.stream)) {
+    snprintf(why, sizeof(why), "%s: %s", d->name, err.reason ? err.reason : "bad frame");
+    conn_error(h, err.code, why);
+    return;
+  }
+  const hb_h2x_error *perr = err.reason ? &err : NULL;
+  hb_h2x_ext_ctx ctx = {h->server, h, ext_stream_state, h->ext->ustate[i]};
+  int use = HB_H2X_USE_DISCARD;
+  hb_h2x_error herr = {0, 0, NULL};
+  if (d->on_frame(d, &ctx, &f, &use, &herr) != 0) {
+    snprintf(why, sizeof(why), "%s: %s", d->name, herr.reason ? herr.reason : "refused");
+    if (!herr.stream) {
+      conn_error(h, herr.code, why);
+      return;
+    }
+    /* a stream error: the block (if any) is still decoded, then the stream reset */
+    if (!(fd->flags & HB_H2X_EXTF_HEADER_BLOCK)) {
+      xs *t = find_stream(h, hd->stream_id);
+      stream_error(h, t && !t->closed ? t : NULL, hd->stream_id, herr.code, why);
+      return;
+    }
+    /* The block opens (or continues) its stream as usual, is decoded, and
+     * end_block() resets the stream with the handler's code. */
+    perr = &herr;
+    if (use == HB_H2X_USE_DISCARD)
+      use = find_stream(h, hd->stream_id) ? HB_H2X_USE_STREAM : HB_H2X_USE_REQUEST;
+  }
+  if (!(fd->flags & HB_H2X_EXTF_HEADER_BLOCK)) return;
+  if (use == HB_H2X_USE_REQUEST && !(fd->flags & HB_H2X_EXTF_OPENS_STREAM)) use = HB_H2X_USE_STREAM;
+  snprintf(why, sizeof(why), "%s frame 0x%02x", d->name, hd->type);
+  header_block(h, hd->stream_id, hd->flags, f.block, f.len, perr, use, why);
+}
+
 static void on_frame(h2x *h, const hb_h2x_frame_hd *hd, const uint8_t *payload) {
   if (h->b.active && hd->type != HB_H2X_CONTINUATION) {
     conn_error(h, HB_H2X_PROTOCOL_ERROR, "header block interrupted");
@@ -1112,6 +1204,14 @@ static void on_frame(h2x *h, const hb_h2x_frame_hd *hd, const uint8_t *payload) 
   if (!h->remote_settings_seen && (hd->type != HB_H2X_SETTINGS || (hd->flags & HB_H2X_FLAG_ACK))) {
     conn_error(h, HB_H2X_PROTOCOL_ERROR, "the first frame is not SETTINGS");
     return;
+  }
+  if (h->ext && hd->type > HB_H2X_CONTINUATION) {
+    const hb_h2x_ext_frame_def *fd;
+    int i = hb_h2x_ext_frame_owner(h->ext, hd->type, &fd);
+    if (i >= 0) {
+      on_ext_frame(h, (size_t)i, fd, hd, payload);
+      return;
+    }
   }
   hb_h2x_frame f;
   hb_h2x_error err = {0, 0, NULL};
@@ -1297,7 +1397,7 @@ static int x_init(hb_conn *c) {
   if (h->server) hb_h2x_reader_expect_preface(&h->rd);
   if (hpack_new(&h->inf, &h->def) != 0) return HB_ERR_NOMEM;
   if (!h->server) out(h, (const uint8_t *)HB_H2X_PREFACE, HB_H2X_PREFACE_LEN, 0);
-  hb_h2x_setting iv[5];
+  hb_h2x_setting iv[5 + HB_H2X_EXT_MAX * HB_H2X_EXT_MAX_SETTINGS];
   size_t niv = 0;
   iv[niv++] = (hb_h2x_setting){HB_H2X_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t)l->max_streams};
   iv[niv++] = (hb_h2x_setting){HB_H2X_SETTINGS_INITIAL_WINDOW_SIZE, (uint32_t)l->stream_window};
@@ -1309,7 +1409,13 @@ static int x_init(hb_conn *c) {
     iv[niv++] = (hb_h2x_setting){HB_H2X_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
     h->local_connect_protocol = 1;
   }
-  uint8_t buf[9 + 6 * 5];
+  if (c->listener && c->listener->ext_defs && c->listener->ext_defs->n) {
+    h->ext = hb_malloc(sizeof(*h->ext));
+    if (!h->ext) return HB_ERR_NOMEM;
+    hb_h2x_ext_state_init(h->ext, c->listener->ext_defs, h->server);
+    niv += hb_h2x_ext_local_settings(h->ext, iv + niv, HB_ARRAY_LEN(iv) - niv);
+  }
+  uint8_t buf[9 + 6 * HB_ARRAY_LEN(iv)];
   out(h, buf, hb_h2x_pack_settings(buf, sizeof(buf), iv, niv), 1);
   h->settings_unacked = 1;
   h->settings_timer.repeat = c->limits->h2_settings_timeout > 0 ? c->limits->h2_settings_timeout : 1e9;
@@ -1439,6 +1545,7 @@ static void x_destroy(hb_conn *c, const char *reason) {
   hb_h2x_reader_free(&h->rd);
   if (h->inf) nghttp2_hd_inflate_del(h->inf);
   if (h->def) nghttp2_hd_deflate_del(h->def);
+  hb_free(h->ext);
   hb_free(h);
   c->engine_data = NULL;
 }

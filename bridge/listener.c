@@ -2,6 +2,7 @@
  * from descriptor exhaustion pause the accept watcher for a moment instead of
  * spinning; the per-listener connection cap pauses it the same way. */
 #include "listener.h"
+#include "h2x_ext.h"
 #include "conn.h"
 #include "errors.h"
 #include "log.h"
@@ -93,6 +94,17 @@ static int listener_setup(hb_listener *l, char *err, size_t errlen) {
     if (r->match_protocol && !r->match_connector && (r->listener < 0 || (size_t)r->listener == idx))
       l->h2_connect_protocol = 1;
   }
+  if (l->cfg->nextensions) {
+    /* Built once per listener; every h2x conn of it points here. */
+    l->ext_defs = hb_malloc(sizeof(*l->ext_defs));
+    if (!l->ext_defs) {
+      snprintf(err, errlen, "out of memory");
+      return HB_ERR_NOMEM;
+    }
+    if (hb_h2x_ext_defs_build(l->ext_defs, (const char *const *)l->cfg->extensions, l->cfg->nextensions, NULL, err,
+                              errlen) != 0)
+      return HB_ERR_CONFIG;
+  }
   ev_io_init(&l->io, accept_cb, l->fd, EV_READ);
   l->io.data = l;
   ev_init(&l->backoff, backoff_cb);
@@ -122,6 +134,8 @@ void hb_listener_free(hb_listener *l) {
   l->fd = -1;
   if (l->ssl_ctx) SSL_CTX_free(l->ssl_ctx);
   l->ssl_ctx = NULL;
+  hb_free(l->ext_defs);
+  l->ext_defs = NULL;
 }
 
 static void pause_accept(hb_listener *l, double secs) {

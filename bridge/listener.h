@@ -25,6 +25,7 @@ typedef struct hb_listener {
   size_t nconns;
   size_t ntunnels;    /* tunnels running on its conns */
   int h2_connect_protocol; /* advertise SETTINGS_ENABLE_CONNECT_PROTOCOL */
+  struct hb_h2x_ext_defs *ext_defs; /* owned; the h2x extensions of its conns, NULL: none */
   int retired;        /* its generation was replaced: accepts no more */
 } hb_listener;
 

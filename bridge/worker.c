@@ -3,6 +3,7 @@
  * never write re-entrantly), signals, graceful drain and reload.  See
  * worker.h. */
 #include "worker.h"
+#include "h2x_ext.h"
 #include "engine.h"
 #include "errors.h"
 #include "listener.h"
@@ -55,9 +56,20 @@ int hb_worker_check_supported(const hb_config *cfg, char *err, size_t errlen) {
   for (size_t i = 0; i < cfg->nlisteners; i++) {
     const hb_config_listener *l = &cfg->listeners[i];
     if (l->nextensions) {
-      snprintf(err, errlen, "%s:%d:%d: listener %s: the h2x extensions are not implemented yet", l->pos.file,
-               l->pos.line, l->pos.col, l->name);
-      return HB_ERR_CONFIG;
+      /* An extension whose frames nothing handles yet (the built-in drafts'
+       * translators) is refused, not half-served. */
+      static hb_h2x_ext_defs defs;
+      char why[256];
+      const char *name = NULL;
+      if (hb_h2x_ext_defs_build(&defs, (const char *const *)l->extensions, l->nextensions, NULL, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s:%d:%d: listener %s: %s", l->pos.file, l->pos.line, l->pos.col, l->name, why);
+        return HB_ERR_CONFIG;
+      }
+      if (!hb_h2x_ext_servable(&defs, &name)) {
+        snprintf(err, errlen, "%s:%d:%d: listener %s: the h2x extension %s is not implemented yet", l->pos.file,
+                 l->pos.line, l->pos.col, l->name, name);
+        return HB_ERR_CONFIG;
+      }
     }
   }
   for (size_t i = 0; i < cfg->nconnectors; i++) {

@@ -169,6 +169,13 @@ BAD = [
     ("bad-listen", mutate(7, "    listen: 127.0.0.1:notaport"), 7, 13, "listen"),
     ("bad-listen-port-range", mutate(7, "    listen: 127.0.0.1:70000"), 7, 13, "listen"),
     ("yaml-syntax", mutate(4, "  connect_timeout: 1s: 2"), None, None, None),
+    # h2x extensions: the names come from the extension registry
+    ("unknown-extension", mutate(7, "    listen: 127.0.0.1:18080\n    engine: h2x\n    extensions: [ex_headers, nope]"),
+     9, 30, "expected one of: ex_headers, p2p, symmetric"),
+    ("extension-twice", mutate(7, "    listen: 127.0.0.1:18080\n    engine: h2x\n    extensions: [p2p, p2p]"),
+     9, 17, "listed twice"),
+    ("extension-needs-h2x", mutate(7, "    listen: 127.0.0.1:18080\n    extensions: [p2p]"),
+     8, 17, "engine: h2x"),
 ]
 
 
@@ -206,6 +213,22 @@ def test_bad_config(tmp_path, case_id, text, line, col, word, as_given):
     if word:
         assert any(word in ln for ln in lines), "message does not name %r: %r" % (word, lines)
     assert not OK_RE.search(out), out
+
+
+def test_unserved_extension_is_refused(tmp_path):
+    """A known extension whose frames nothing handles yet: -t passes with a
+    warning naming it, and -c refuses to start, rather than serve half of it."""
+    text = mutate(7, "    listen: 127.0.0.1:18080\n    engine: h2x\n    extensions: [symmetric]")
+    (tmp_path / "ext.yaml").write_text(text)
+    r = run_check("ext.yaml", tmp_path)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and OK_RE.search(out), out
+    assert "the h2x extension symmetric is not implemented yet" in out, out
+    exe = require_binary()
+    r = subprocess.run([exe, "-c", "ext.yaml"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=20)
+    assert r.returncode != 0, r.stdout + r.stderr
+    assert "ext.yaml:6:5: listener plain: the h2x extension symmetric is not implemented yet" in r.stderr, r.stderr
 
 
 def test_missing_file(tmp_path):

@@ -24,6 +24,7 @@
 #include "conn.h"
 #include "engine.h"
 #include "errors.h"
+#include "h2x_ext.h"
 #include "h2x_frame.h"
 #include "hb_test.h"
 #include "head.h"
@@ -62,7 +63,7 @@ static int free_port(int keep, int *fd) {
   return ntohs(a.sin_port);
 }
 
-static int env_init(env *e) {
+static int env_init_ext(env *e, const char *extensions) {
   memset(e, 0, sizeof(*e));
   e->hang_fd = -1;
   snprintf(e->dir, sizeof(e->dir), "/tmp/hb_engine_h2x_test.XXXXXX");
@@ -82,13 +83,14 @@ static int env_init(env *e) {
           "  - name: t\n"
           "    listen: 127.0.0.1:%d\n"
           "    engine: h2x\n"
+          "    extensions: [%s]\n"
           "upstreams:\n"
           "  - { name: hang, address: 127.0.0.1:%d, protocol: http/1.1 }\n"
           "  - { name: down, address: 127.0.0.1:%d, protocol: http/1.1 }\n"
           "routes:\n"
           "  - { name: slow, match: { path: /slow }, to: { upstream: hang } }\n"
           "  - { name: down, match: { path: /down }, to: { upstream: down } }\n",
-          lport, hport, dport);
+          lport, extensions ? extensions : "", hport, dport);
   fclose(f);
   hb_config *cfg = NULL;
   if (hb_config_load(e->path, &cfg, stderr) != 0) return -1;
@@ -105,6 +107,8 @@ static int env_init(env *e) {
   e->ok = 1;
   return 0;
 }
+
+static int env_init(env *e) { return env_init_ext(e, NULL); }
 
 static void env_free(env *e) {
   if (e->ok) hb_worker_free(&e->w);
@@ -344,6 +348,8 @@ enum op {
   S_RAW,      /* sid, a = type, b = flags, n = length, s = payload (NULL: zeros) */
   S_RAPID,    /* sid = first, n = HEADERS(/slow)+RST_STREAM(CANCEL) pairs */
   S_BYTES,    /* n bytes of s, as they are */
+  S_XBLK,     /* the test extension's header-block frame 0xf5: sid, a = flags, b = reference id, s = spec;
+                 without END_HEADERS only 1 byte of the block goes (S_CONT sends the rest) */
   /* actions on the engine */
   A_OPEN,     /* client role: open_stream GET /, a = end */
   A_DRAIN,    /* engine->drain (graceful shutdown) */
@@ -358,7 +364,8 @@ enum op {
   X_WU,       /* sid: a WINDOW_UPDATE for it */
   X_ALIVE,    /* the connection is still open */
   X_CLOSED,   /* the engine closed the connection */
-  X_IDLE      /* engine->idle() == a */
+  X_IDLE,     /* engine->idle() == a */
+  X_SET       /* the engine's first SETTINGS has id a = value b */
 };
 
 #define ANY 0xffffffffu
@@ -369,7 +376,7 @@ typedef struct step {
   const char *s;
 } step;
 
-enum { F_CLIENT = 1, F_NOHS = 2 };
+enum { F_CLIENT = 1, F_NOHS = 2, F_EXT = 4 /* the listener enables the test extension */ };
 
 typedef struct h2x_case {
   const char *name;
@@ -411,11 +418,149 @@ typedef struct h2x_case {
 #define XALIVE() {X_ALIVE, 0, 0, 0, 0, NULL}
 #define XCLOSED() {X_CLOSED, 0, 0, 0, 0, NULL}
 #define XIDLE(v) {X_IDLE, 0, v, 0, 0, NULL}
+#define XBLK(id, fl, ref, spec) {S_XBLK, id, fl, ref, 0, spec}
+#define XSET(id, v) {X_SET, 0, id, v, 0, NULL}
+
+/* ---- a test extension, registered for the F_EXT cases ----
+ * Not a draft: a made-up extension in the experimental ranges that uses every
+ * part of the registry, so the cases show what any extension (EX_HEADERS,
+ * CLIENT_AUTHORITY) gets from the engine.
+ *   setting 0xf5f5: 0/1, either side, sticky; both sides 1 = in force
+ *   frame 0xf5: a 4-byte reference stream id + a header block; may open a
+ *     stream.  Reference 0: a request; an open reference: a request; a
+ *     closed or idle one: PROTOCOL_ERROR; 0xffff: the stream is refused
+ *     (REFUSED_STREAM, a stream error)
+ *   frame 0xf6: client only, stream 0; payload "bad" is a PROTOCOL_ERROR;
+ *     counts frames in the per-connection state
+ *   before it is in force: connection error 0xf5 */
+#define TX_NAME "test_blocks"
+#define TX_BLOCK 0xf5
+#define TX_CONN 0xf6
+#define TX_SETTING 0xf5f5
+#define TX_NOT_ENABLED 0xf5
+
+static int tx_parse_block(const hb_h2x_ext_def *d, const hb_h2x_frame_hd *hd, const uint8_t *payload,
+                          hb_h2x_ext_frame *out, hb_h2x_error *err) {
+  (void)d;
+  memset(out, 0, sizeof(*out));
+  out->hd = *hd;
+  if (hd->length < 4) {
+    *err = (hb_h2x_error){HB_H2X_FRAME_SIZE_ERROR, 0, "shorter than its reference id"};
+    return HB_ERR_PROTO;
+  }
+  out->ref_id = ((uint32_t)payload[0] << 24 | (uint32_t)payload[1] << 16 | (uint32_t)payload[2] << 8 | payload[3]) &
+                HB_H2X_STREAM_ID_MASK;
+  out->block = payload + 4;
+  out->len = hd->length - 4;
+  return 0;
+}
+
+static int tx_parse_conn(const hb_h2x_ext_def *d, const hb_h2x_frame_hd *hd, const uint8_t *payload,
+                         hb_h2x_ext_frame *out, hb_h2x_error *err) {
+  (void)d;
+  (void)err;
+  memset(out, 0, sizeof(*out));
+  out->hd = *hd;
+  out->block = payload;
+  out->len = hd->length;
+  return 0;
+}
+
+static int tx_on_frame(const hb_h2x_ext_def *d, hb_h2x_ext_ctx *ctx, const hb_h2x_ext_frame *f, int *use,
+                       hb_h2x_error *err) {
+  (void)d;
+  if (f->hd.type == TX_CONN) {
+    (*(uint32_t *)ctx->state)++;
+    if (f->len == 3 && memcmp(f->block, "bad", 3) == 0) {
+      *err = (hb_h2x_error){HB_H2X_PROTOCOL_ERROR, 0, "bad payload"};
+      return HB_ERR_PROTO;
+    }
+    return 0;
+  }
+  if (f->ref_id == 0xffff) {
+    *use = HB_H2X_USE_REQUEST;
+    *err = (hb_h2x_error){HB_H2X_REFUSED_STREAM, 1, "refused by reference"};
+    return HB_ERR_PROTO;
+  }
+  if (f->ref_id != 0) {
+    int st = ctx->stream_state(ctx->conn, f->ref_id);
+    if (st != HB_H2X_ST_OPEN && st != HB_H2X_ST_HALF_LOCAL && st != HB_H2X_ST_HALF_REMOTE) {
+      *err = (hb_h2x_error){HB_H2X_PROTOCOL_ERROR, 0, "reference stream not open"};
+      return HB_ERR_PROTO;
+    }
+  }
+  *use = HB_H2X_USE_REQUEST;
+  return 0;
+}
+
+static int tx_build(const hb_h2x_ext *cp, hb_h2x_ext_def *d, const char **why) {
+  (void)cp;
+  (void)why;
+  d->settings[0] = (hb_h2x_ext_setting_def){TX_SETTING, 1, 1, HB_H2X_FROM_ANY, 1, 1};
+  d->nsettings = 1;
+  d->frames[0] = (hb_h2x_ext_frame_def){TX_BLOCK, HB_H2X_EXTF_HEADER_BLOCK | HB_H2X_EXTF_OPENS_STREAM, HB_H2X_FROM_ANY,
+                                        tx_parse_block};
+  d->frames[1] = (hb_h2x_ext_frame_def){TX_CONN, HB_H2X_EXTF_CONNECTION, HB_H2X_FROM_CLIENT, tx_parse_conn};
+  d->nframes = 2;
+  d->not_enabled_error = TX_NOT_ENABLED;
+  d->on_frame = tx_on_frame;
+  d->state_size = sizeof(uint32_t);
+  return 0;
+}
+
+static const hb_h2x_ext_builder tx_builder = {TX_NAME, tx_build};
+
+#define ON SETTINGS(TX_SETTING, 1) /* the peer's half of the negotiation */
 
 /* Stream 1 /slow goes to an upstream that never answers: it stays open (or
  * half-closed (remote) with END_STREAM) as long as the case needs.  Any other
  * path has no route: a 404 answered at once, with a body. */
 static const h2x_case server_cases[] = {
+  /* -- the extension registry (test extension, F_EXT) -- */
+  {"registry: an enabled extension's setting is in our first SETTINGS", F_EXT, {XSET(TX_SETTING, 1), XALIVE()}},
+  {"registry: without the extension, its setting is not sent", 0, {XNO(TX_BLOCK), XALIVE()}},
+  {"registry: a header-block frame before the peer's setting is the extension's error, not skipped", F_EXT,
+   {XBLK(1, EH | ES, 0, "/nope"), XGOAWAY(TX_NOT_ENABLED, ANY), XCLOSED()}},
+  {"registry: once in force, a header-block frame opens a request stream", F_EXT,
+   {ON, XBLK(1, EH | ES, 0, "/nope"), XHDRS(1, 404), XNO(HB_H2X_GOAWAY)}},
+  {"registry: the block shares the connection's HPACK context with HEADERS", F_EXT,
+   {ON, HDRS(1, EH | ES, "/nope"), XBLK(3, EH | ES, 0, "/nope"), HDRS(5, EH | ES, "/nope"), XHDRS(3, 404),
+    XHDRS(5, 404), XNO(HB_H2X_GOAWAY)}},
+  {"registry: an extension block continues with CONTINUATION (§6.10 rules)", F_EXT,
+   {ON, XBLK(1, ES, 0, "/nope"), CONT(1, EH), XHDRS(1, 404), XNO(HB_H2X_GOAWAY)}},
+  {"registry: an extension block interrupted by another frame is a PROTOCOL_ERROR", F_EXT,
+   {ON, XBLK(1, ES, 0, "/nope"), PING(0), XGOAWAY(HB_H2X_PROTOCOL_ERROR, ANY)}},
+  {"registry: CONTINUATION flood after an extension block is ENHANCE_YOUR_CALM", F_EXT,
+   {ON, XBLK(1, ES, 0, "/a-long-path-to-split-over-many-frames"), CONT(1, 0), CONT(1, 0), CONT(1, 0), CONT(1, 0),
+    CONT(1, 0), CONT(1, 0), CONT(1, 0), CONT(1, 0), CONT(1, 0), XGOAWAYD(HB_H2X_ENHANCE_YOUR_CALM, "too many CONTINUATION")}},
+  {"registry: a request-opening block keeps the parity rule (§5.1.1)", F_EXT,
+   {ON, XBLK(2, EH | ES, 0, "/nope"), XGOAWAY(HB_H2X_PROTOCOL_ERROR, ANY)}},
+  {"registry: a request-opening block counts against MAX_CONCURRENT_STREAMS", F_EXT,
+   {ON, HDRS(1, EH, "/slow"), HDRS(3, EH, "/slow"), HDRS(5, EH, "/slow"), HDRS(7, EH, "/slow"),
+    XBLK(9, EH, 0, "/slow"), XRST(9, HB_H2X_REFUSED_STREAM), XALIVE()}},
+  {"registry: a handler's connection error ends the connection", F_EXT,
+   {ON, XBLK(1, EH | ES, 7, "/nope"), XGOAWAYD(HB_H2X_PROTOCOL_ERROR, "test_blocks: reference stream not open")}},
+  {"registry: a handler may reference an open stream", F_EXT,
+   {ON, HDRS(1, EH, "/slow"), XBLK(3, EH | ES, 1, "/nope"), XHDRS(3, 404), XNO(HB_H2X_GOAWAY)}},
+  {"registry: a handler's stream error resets the stream; HPACK stays in sync", F_EXT,
+   {ON, XBLK(1, EH | ES, 0xffff, "/nope"), HDRS(3, EH | ES, "/nope"), XRST(1, HB_H2X_REFUSED_STREAM), XHDRS(3, 404),
+    XNO(HB_H2X_GOAWAY)}},
+  {"registry: an extension's parser error is the connection error it names", F_EXT,
+   {ON, RAW(1, TX_BLOCK, EH, 3, NULL), XGOAWAY(HB_H2X_FRAME_SIZE_ERROR, ANY)}},
+  {"registry: a stream frame type on stream 0 is a PROTOCOL_ERROR", F_EXT,
+   {ON, RAW(0, TX_BLOCK, EH, 4, NULL), XGOAWAY(HB_H2X_PROTOCOL_ERROR, ANY)}},
+  {"registry: a connection frame type on a stream is a PROTOCOL_ERROR", F_EXT,
+   {ON, RAW(1, TX_CONN, 0, 2, "ok"), XGOAWAY(HB_H2X_PROTOCOL_ERROR, ANY)}},
+  {"registry: a connection frame reaches its handler", F_EXT,
+   {ON, RAW(0, TX_CONN, 0, 2, "ok"), RAW(0, TX_CONN, 0, 3, "bad"), XGOAWAYD(HB_H2X_PROTOCOL_ERROR, "test_blocks: bad payload")}},
+  {"registry: an extension setting out of range is a PROTOCOL_ERROR", F_EXT,
+   {SETTINGS(TX_SETTING, 2), XGOAWAY(HB_H2X_PROTOCOL_ERROR, ANY)}},
+  {"registry: a sticky extension setting turned off is a PROTOCOL_ERROR", F_EXT,
+   {ON, SETTINGS(TX_SETTING, 0), XGOAWAY(HB_H2X_PROTOCOL_ERROR, ANY)}},
+  {"registry: frame types no extension claims are still ignored (§5.5)", F_EXT,
+   {ON, RAW(1, 0xf7, 0, 3, "abc"), PING(0), XPINGACK(), XNO(HB_H2X_GOAWAY)}},
+  {"registry: the extension's frame types are ignored where it is not enabled (§5.5)", 0,
+   {SETTINGS(TX_SETTING, 1), RAW(1, TX_BLOCK, EH, 4, NULL), PING(0), XPINGACK(), XNO(HB_H2X_GOAWAY)}},
   /* -- connection preface and SETTINGS -- */
   {"§3.4 a bad client preface is a PROTOCOL_ERROR", F_NOHS,
    {BYTES("PRI * HTTP/1.1\r\n\r\nSM\r\n\r\n", 24), XGOAWAY(HB_H2X_PROTOCOL_ERROR, 0), XCLOSED()}},
@@ -663,6 +808,15 @@ static int check(peer *p, const step *s) {
         return 1;
     }
     return 0;
+  case X_SET:
+    for (size_t i = 0; i < p->nframes; i++) {
+      const rframe *r = &p->frames[i];
+      if (r->hd.type != HB_H2X_SETTINGS || (r->hd.flags & HB_H2X_FLAG_ACK)) continue;
+      for (size_t k = 0; k + 6 <= r->hd.length; k += 6)
+        if (((uint32_t)r->payload[k] << 8 | r->payload[k + 1]) == s->a && be32(r->payload + k + 2) == s->b) return 1;
+      return 0; /* only the first SETTINGS counts */
+    }
+    return 0;
   case X_NO:
     for (size_t i = 0; i < p->nframes; i++)
       if (p->frames[i].hd.type == s->a) return 0;
@@ -714,6 +868,25 @@ static void do_send(peer *p, const step *s) {
       free(p->cont);
       p->cont = malloc(bl + 1);
       memcpy(p->cont, blk, bl);
+      p->contlen = bl;
+      p->contpos = bl ? 1 : 0;
+    }
+    break;
+  }
+  case S_XBLK: {
+    uint8_t blk[4096 + 4];
+    size_t bl = encode_block(p, s->s, blk + 4, sizeof(blk) - 4);
+    blk[0] = (uint8_t)(s->b >> 24);
+    blk[1] = (uint8_t)(s->b >> 16);
+    blk[2] = (uint8_t)(s->b >> 8);
+    blk[3] = (uint8_t)s->b;
+    if (s->a & EH) {
+      q_frame(p, TX_BLOCK, (uint8_t)s->a, s->sid, blk, bl + 4);
+    } else {
+      q_frame(p, TX_BLOCK, (uint8_t)s->a, s->sid, blk, bl ? 5 : 4);
+      free(p->cont);
+      p->cont = malloc(bl + 1);
+      memcpy(p->cont, blk + 4, bl);
       p->contlen = bl;
       p->contpos = bl ? 1 : 0;
     }
@@ -831,7 +1004,7 @@ static void run_case(const h2x_case *k) {
   env e;
   peer *p = calloc(1, sizeof(*p));
   CU_ASSERT_FATAL(p != NULL);
-  int ok = env_init(&e) == 0;
+  int ok = env_init_ext(&e, (k->flags & F_EXT) ? TX_NAME : NULL) == 0;
   CU_ASSERT(ok);
   if (ok) ok = peer_open(p, &e, (k->flags & F_CLIENT) != 0, !(k->flags & F_NOHS)) == 0;
   CU_ASSERT(ok);
@@ -935,12 +1108,14 @@ static void test_split_delivery(void) {
 static int saved_level;
 
 static int suite_init(void) {
+  if (hb_h2x_ext_register(&tx_builder) != 0) return -1;
   saved_level = hb_log_level;
   if (!getenv("HB_TEST_VERBOSE")) hb_log_level = -1; /* the cases provoke errors the engine logs */
   return 0;
 }
 
 static int suite_clean(void) {
+  hb_h2x_ext_unregister(TX_NAME);
   hb_log_level = saved_level;
   if (getenv("HB_TEST_VERBOSE")) fprintf(stderr, "engine_h2x: %d checks\n", nchecks);
   return 0;

@@ -16,5 +16,6 @@ int hb_test_translator(void);
 int hb_test_reverse_auth(void);
 int hb_test_h2x_frame(void);
 int hb_test_engine_h2x(void);
+int hb_test_h2x_ext(void);
 
 #endif

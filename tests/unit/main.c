@@ -10,7 +10,7 @@ int main(void) {
   if (CU_initialize_registry() != CUE_SUCCESS) return CU_get_error();
   int (*suites[])(void) = {hb_test_bufq, hb_test_head, hb_test_config, hb_test_h1_parse,
                            hb_test_tls, hb_test_router, hb_test_translator,
-                           hb_test_reverse_auth, hb_test_h2x_frame, hb_test_engine_h2x};
+                           hb_test_reverse_auth, hb_test_h2x_frame, hb_test_engine_h2x, hb_test_h2x_ext};
   for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
     if (suites[i]() != 0) {
       CU_cleanup_registry();

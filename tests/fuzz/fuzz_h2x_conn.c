@@ -7,7 +7,10 @@
  * a valid client preface and goes to engine->on_read in those chunks, the
  * posted flushes running between them.  What the engine writes is drained and
  * must parse as frames (no connection error in its own output).  Then the
- * conn is torn down.  Single-threaded; owns a scratch directory in /tmp. */
+ * conn is torn down.  The listener enables a fuzz-only extension (setting
+ * 0xf5f5, a header-block frame 0xf5 with a 4-byte reference id, a stream-0
+ * frame 0xf6), so the extension registry's dispatch in the engine is fuzzed
+ * too.  Single-threaded; owns a scratch directory in /tmp. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include "conn.h"
 #include "engine.h"
 #include "errors.h"
+#include "h2x_ext.h"
 #include "h2x_frame.h"
 #include "listener.h"
 #include "log.h"
@@ -37,6 +41,64 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     if (!(c)) abort(); \
   } while (0)
 
+/* ---- the fuzz-only extension ---- */
+
+static int fx_parse(const hb_h2x_ext_def *d, const hb_h2x_frame_hd *hd, const uint8_t *p, hb_h2x_ext_frame *out,
+                    hb_h2x_error *err) {
+  (void)d;
+  memset(out, 0, sizeof(*out));
+  out->hd = *hd;
+  if (hd->type == 0xf6) {
+    out->block = p;
+    out->len = hd->length;
+    return 0;
+  }
+  if (hd->length < 4) {
+    *err = (hb_h2x_error){HB_H2X_FRAME_SIZE_ERROR, 0, "short"};
+    return HB_ERR_PROTO;
+  }
+  out->ref_id = ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) & HB_H2X_STREAM_ID_MASK;
+  out->block = p + 4;
+  out->len = hd->length - 4;
+  return 0;
+}
+
+/* Reference 0: a request; 2: a stream error; 4: a head on the frame's stream;
+ * 6: decode and drop; another: must name a live stream. */
+static int fx_on_frame(const hb_h2x_ext_def *d, hb_h2x_ext_ctx *ctx, const hb_h2x_ext_frame *f, int *use,
+                       hb_h2x_error *err) {
+  (void)d;
+  if (f->hd.type == 0xf6) return f->len == 1 && f->block[0] == 0 ? (*err = (hb_h2x_error){1, 0, "zero"}, HB_ERR_PROTO) : 0;
+  switch (f->ref_id) {
+  case 0: *use = HB_H2X_USE_REQUEST; return 0;
+  case 2: *err = (hb_h2x_error){HB_H2X_REFUSED_STREAM, 1, "refused"}; return HB_ERR_PROTO;
+  case 4: *use = HB_H2X_USE_STREAM; return 0;
+  case 6: *use = HB_H2X_USE_DISCARD; return 0;
+  default:
+    if (ctx->stream_state(ctx->conn, f->ref_id) == HB_H2X_ST_IDLE) {
+      *err = (hb_h2x_error){HB_H2X_PROTOCOL_ERROR, 0, "idle reference"};
+      return HB_ERR_PROTO;
+    }
+    *use = HB_H2X_USE_REQUEST;
+    return 0;
+  }
+}
+
+static int fx_build(const hb_h2x_ext *cp, hb_h2x_ext_def *d, const char **why) {
+  (void)cp;
+  (void)why;
+  d->settings[0] = (hb_h2x_ext_setting_def){0xf5f5, 1, 1, HB_H2X_FROM_ANY, 1, 1};
+  d->nsettings = 1;
+  d->frames[0] = (hb_h2x_ext_frame_def){0xf5, HB_H2X_EXTF_HEADER_BLOCK | HB_H2X_EXTF_OPENS_STREAM, HB_H2X_FROM_ANY, fx_parse};
+  d->frames[1] = (hb_h2x_ext_frame_def){0xf6, HB_H2X_EXTF_CONNECTION, HB_H2X_FROM_CLIENT, fx_parse};
+  d->nframes = 2;
+  d->not_enabled_error = 0xf5;
+  d->on_frame = fx_on_frame;
+  return 0;
+}
+
+static const hb_h2x_ext_builder fx_builder = {"fuzz_ext", fx_build};
+
 static hb_worker worker;
 static struct ev_loop *loop;
 static int ready;
@@ -44,6 +106,7 @@ static int ready;
 static void setup(void) {
   char dir[64], path[128];
   hb_log_level = -1;
+  CHECK(hb_h2x_ext_register(&fx_builder) == 0);
   snprintf(dir, sizeof(dir), "/tmp/fuzz_h2x_conn.XXXXXX");
   CHECK(mkdtemp(dir) != NULL);
   snprintf(path, sizeof(path), "%s/t.yaml", dir);
@@ -63,7 +126,7 @@ static void setup(void) {
           "log: { level: error, access: off }\n"
           "defaults: { stream_window: 65535, connection_window: 131072, max_streams: 8 }\n"
           "listeners:\n"
-          "  - { name: t, listen: 127.0.0.1:%d, engine: h2x }\n",
+          "  - { name: t, listen: 127.0.0.1:%d, engine: h2x, extensions: [fuzz_ext] }\n",
           ntohs(a.sin_port));
   fclose(f);
   hb_config *cfg = NULL;

@@ -13,6 +13,7 @@
 #include "exchange.h"
 #include "h2x_ext.h"
 #include "h2x_frame.h"
+#include "hpack_compat.h"
 #include "listener.h"
 #include "log.h"
 #include "mem.h"
@@ -39,29 +40,8 @@
 /* Which parities the peer may open request streams with (policy). */
 enum { X_POL_ODD = 1, X_POL_EVEN = 2 };
 
-/* ---- HPACK: the one place with nghttp2-version-specific calls ----
- * Debian's libnghttp2 1.52 has nghttp2_hd_inflate_hd2 (1.52 lacks the
- * newer nghttp2_hd_inflate_hd3 with nghttp2_ssize); swap here when it comes. */
-static void *x_malloc(size_t n, void *ud) { (void)ud; return hb_malloc(n); }
-static void x_free(void *p, void *ud) { (void)ud; hb_free(p); }
-static void *x_calloc(size_t n, size_t sz, void *ud) { (void)ud; return hb_calloc(n, sz); }
-static void *x_realloc(void *p, size_t n, void *ud) { (void)ud; return hb_realloc(p, n); }
-static nghttp2_mem x_mem = {NULL, x_malloc, x_free, x_calloc, x_realloc};
-
-static int hpack_new(nghttp2_hd_inflater **inf, nghttp2_hd_deflater **def) {
-  if (nghttp2_hd_inflate_new2(inf, &x_mem) != 0) return HB_ERR_NOMEM;
-  if (nghttp2_hd_deflate_new2(def, X_DEFLATE_TABLE, &x_mem) != 0) {
-    nghttp2_hd_inflate_del(*inf);
-    *inf = NULL;
-    return HB_ERR_NOMEM;
-  }
-  return 0;
-}
-/* One step of decoding: >= 0 bytes of |in| used, or < 0 on a HPACK error. */
-static ssize_t hpack_inflate(nghttp2_hd_inflater *inf, nghttp2_nv *nv, int *flags, const uint8_t *in, size_t len,
-                             int final) {
-  return nghttp2_hd_inflate_hd2(inf, nv, flags, in, len, final);
-}
+/* HPACK: nghttp2's public codec, through bridge/hpack_compat.h (the only
+ * place that knows the libnghttp2 version). */
 
 /* ---- state ---- */
 
@@ -367,11 +347,11 @@ static void give_credit(h2x *h, xs *t, size_t n) {
 /* Encodes |nva| and queues it as HEADERS (+ CONTINUATION).  0 or HB_ERR_*;
  * after an encoding error the HPACK state is unknown: the connection ends. */
 static int send_header_block(h2x *h, uint32_t id, const nghttp2_nv *nva, size_t n, int end_stream) {
-  size_t bound = nghttp2_hd_deflate_bound(h->def, nva, n);
+  size_t bound = hb_hpack_bound(h->def, nva, n);
   if (bound > X_MAX_SEND_BLOCK) return HB_ERR_TOO_LARGE;
   uint8_t *blkbuf = hb_malloc(bound ? bound : 1);
   if (!blkbuf) return HB_ERR_NOMEM;
-  ssize_t bl = nghttp2_hd_deflate_hd(h->def, blkbuf, bound, nva, n);
+  ssize_t bl = hb_hpack_deflate(h->def, blkbuf, bound, nva, n);
   if (bl < 0) {
     hb_free(blkbuf);
     conn_error(h, HB_H2X_INTERNAL_ERROR, "HPACK encoding failed");
@@ -756,7 +736,7 @@ static void feed_block(h2x *h, const uint8_t *in, size_t len, int final) {
   for (;;) {
     nghttp2_nv nv;
     int fl = 0;
-    ssize_t rv = hpack_inflate(h->inf, &nv, &fl, in, len, final);
+    ssize_t rv = hb_hpack_inflate(h->inf, &nv, &fl, in, len, final);
     if (rv < 0) {
       conn_error(h, HB_H2X_COMPRESSION_ERROR, "HPACK decoding failed");
       return;
@@ -1395,7 +1375,7 @@ static int x_init(hb_conn *c) {
   bucket_init(h, &h->prio_b, (double)l->h2_priority_burst, (double)l->h2_priority_rate);
   if (hb_h2x_reader_init(&h->rd, HB_H2X_MIN_MAX_FRAME_SIZE) != 0) return HB_ERR_INVALID;
   if (h->server) hb_h2x_reader_expect_preface(&h->rd);
-  if (hpack_new(&h->inf, &h->def) != 0) return HB_ERR_NOMEM;
+  if (hb_hpack_new(&h->inf, &h->def, X_DEFLATE_TABLE) != 0) return HB_ERR_NOMEM;
   if (!h->server) out(h, (const uint8_t *)HB_H2X_PREFACE, HB_H2X_PREFACE_LEN, 0);
   hb_h2x_setting iv[5 + HB_H2X_EXT_MAX * HB_H2X_EXT_MAX_SETTINGS];
   size_t niv = 0;

@@ -7,6 +7,7 @@
 #include "conn.h"
 #include "connector.h"
 #include "engine.h"
+#include "keepalive.h"
 #include "errors.h"
 #include "exchange.h"
 #include "listener.h"
@@ -42,10 +43,7 @@ typedef struct h2 {
   size_t nstreams;
   int draining, goaway_received, capacity_changed;
   int remote_settings_seen; /* the peer's first SETTINGS arrived */
-  ev_timer ping;            /* keepalive (ping_interval) */
-  int ping_outstanding, ping_failed;
-  int ping_always;          /* ping even without streams (origin liveness) */
-  double ping_interval, ping_timeout;
+  hb_keepalive ka;          /* PING keepalive (ping_interval; always for origins) */
   int peer_eof;             /* the peer closed; only draining streams remain */
 } h2;
 
@@ -186,11 +184,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     return 0;
   }
   if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
-    h->ping_outstanding = 0;
-    if (h->ping_interval > 0 && h->ping.repeat != h->ping_interval) {
-      h->ping.repeat = h->ping_interval;
-      ev_timer_again(h->c->w->loop, &h->ping);
-    }
+    hb_keepalive_ack(&h->ka);
     return 0;
   }
   if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
@@ -371,39 +365,12 @@ static void answer_local(h2 *h, h2s *t, int status, const char *msg) {
 
 /* ---- engine ops ---- */
 
-/* Keepalive: a PING every ping_interval while streams are open; one left
- * unanswered by the next tick means the peer (or the path) is gone. */
-static void ping_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)revents;
-  h2 *h = w->data;
-  if (h->ping_outstanding) {
-    h->ping_failed = 1;
-    hb_conn_want_flush(h->c);
-    return;
-  }
-  if (h->nstreams == 0 && !h->ping_always) return;
-  if (nghttp2_submit_ping(h->session, NGHTTP2_FLAG_NONE, NULL) == 0) {
-    h->ping_outstanding = 1;
-    /* The answer is due within ping_timeout (default: one interval). */
-    if (h->ping_timeout > 0) {
-      w->repeat = h->ping_timeout;
-      ev_timer_again(loop, w);
-    }
-  }
-  hb_conn_want_flush(h->c);
-}
+/* Keepalive (bridge/keepalive.c): how this engine says "busy" and sends a PING. */
+static int ka_busy(void *ud) { return ((h2 *)ud)->nstreams > 0; }
+static int ka_send(void *ud) { return nghttp2_submit_ping(((h2 *)ud)->session, NGHTTP2_FLAG_NONE, NULL) == 0 ? 0 : -1; }
+static void ka_wake(void *ud) { hb_conn_want_flush(((h2 *)ud)->c); }
 
-static void h2_keepalive(hb_conn *c, double interval, double timeout) {
-  h2 *h = H(c);
-  h->ping_always = 1;
-  h->ping_interval = interval;
-  h->ping_timeout = timeout;
-  ev_timer_stop(c->w->loop, &h->ping);
-  if (interval > 0) {
-    h->ping.repeat = interval;
-    ev_timer_again(c->w->loop, &h->ping);
-  }
-}
+static void h2_keepalive(hb_conn *c, double interval, double timeout) { hb_keepalive_set(&H(c)->ka, interval, timeout); }
 
 static int h2_init(hb_conn *c) {
   h2 *h = hb_calloc(1, sizeof(*h));
@@ -457,13 +424,7 @@ static int h2_init(hb_conn *c) {
   if (l->connection_window > 65535)
     nghttp2_session_set_local_window_size(h->session, NGHTTP2_FLAG_NONE, 0, (int32_t)l->connection_window);
   if (h->server) hb_conn_set_timer(c, l->idle_timeout);
-  ev_init(&h->ping, ping_cb);
-  h->ping.data = h;
-  h->ping_interval = l->ping_interval;
-  if (l->ping_interval > 0) {
-    h->ping.repeat = l->ping_interval;
-    ev_timer_again(c->w->loop, &h->ping);
-  }
+  hb_keepalive_init(&h->ka, c->w->loop, l->ping_interval, ka_busy, ka_send, ka_wake, h);
   hb_conn_want_flush(c);
   return 0;
 }
@@ -487,7 +448,7 @@ static ssize_t h2_on_read(hb_conn *c, const uint8_t *data, size_t len) {
 
 static int h2_flush(hb_conn *c) {
   h2 *h = H(c);
-  if (h->ping_failed) {
+  if (h->ka.failed) {
     hb_log_info(c->id, -1, "no PING answer within ping_interval: closing");
     return HB_ERR_TIMEOUT;
   }
@@ -557,7 +518,7 @@ static void h2_destroy(hb_conn *c, const char *reason) {
     if (t->s.x) hb_exchange_on_reset(&t->s, reason ? reason : "connection closed");
     free_stream(h, t);
   }
-  ev_timer_stop(c->w->loop, &h->ping);
+  hb_keepalive_stop(&h->ka);
   nghttp2_session_del(h->session);
   hb_free(h);
   c->engine_data = NULL;

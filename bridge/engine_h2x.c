@@ -12,6 +12,7 @@
 #include "errors.h"
 #include "exchange.h"
 #include "h2x_ext.h"
+#include "keepalive.h"
 #include "h2x_frame.h"
 #include "hpack_compat.h"
 #include "listener.h"
@@ -129,9 +130,8 @@ typedef struct h2x {
   int read_blocked;
   uint32_t reset_ring[X_RESET_RING];
   size_t ring_pos;
-  ev_timer ping, settings_timer;
-  int ping_outstanding, ping_failed, ping_always;
-  double ping_interval, ping_timeout;
+  ev_timer settings_timer;
+  hb_keepalive ka;             /* PING keepalive (ping_interval; always for origins) */
   hb_h2x_ext_state *ext;       /* owned; the listener's h2x extensions, NULL: none */
 } h2x;
 
@@ -1057,11 +1057,7 @@ static void on_settings(h2x *h, const hb_h2x_frame *f) {
 
 static void on_ping(h2x *h, const hb_h2x_frame *f) {
   if (f->u.ping.ack) {
-    h->ping_outstanding = 0;
-    if (h->ping_interval > 0 && h->ping.repeat != h->ping_interval) {
-      h->ping.repeat = h->ping_interval;
-      ev_timer_again(h->c->w->loop, &h->ping);
-    }
+    hb_keepalive_ack(&h->ka);
     return;
   }
   if (!bucket_take(h, &h->ping_b)) {
@@ -1303,23 +1299,15 @@ static void answer_local(h2x *h, xs *t, int status, const char *msg) {
 
 /* ---- timers ---- */
 
-static void ping_cb(struct ev_loop *loop, ev_timer *w, int revents) {
-  (void)revents;
-  h2x *h = w->data;
-  if (h->ping_outstanding) {
-    h->ping_failed = 1;
-    hb_conn_want_flush(h->c);
-    return;
-  }
-  if (h->nstreams == 0 && !h->ping_always) return;
+/* Keepalive (bridge/keepalive.c): how this engine says "busy" and sends a PING. */
+static int ka_busy(void *ud) { return ((h2x *)ud)->nstreams > 0; }
+static int ka_send(void *ud) {
+  h2x *h = ud;
   uint8_t buf[17], opaque[8] = {0};
   out(h, buf, hb_h2x_pack_ping(buf, sizeof(buf), 0, opaque), 1);
-  h->ping_outstanding = 1;
-  if (h->ping_timeout > 0) {
-    w->repeat = h->ping_timeout;
-    ev_timer_again(loop, w);
-  }
+  return 0;
 }
+static void ka_wake(void *ud) { hb_conn_want_flush(((h2x *)ud)->c); }
 
 static void settings_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) {
   (void)loop;
@@ -1330,17 +1318,7 @@ static void settings_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents) 
 
 /* ---- engine ops ---- */
 
-static void x_keepalive(hb_conn *c, double interval, double timeout) {
-  h2x *h = H(c);
-  h->ping_always = 1;
-  h->ping_interval = interval;
-  h->ping_timeout = timeout;
-  ev_timer_stop(c->w->loop, &h->ping);
-  if (interval > 0) {
-    h->ping.repeat = interval;
-    ev_timer_again(c->w->loop, &h->ping);
-  }
-}
+static void x_keepalive(hb_conn *c, double interval, double timeout) { hb_keepalive_set(&H(c)->ka, interval, timeout); }
 
 static int x_init(hb_conn *c) {
   h2x *h = hb_calloc(1, sizeof(*h));
@@ -1350,8 +1328,6 @@ static int x_init(hb_conn *c) {
   c->engine_data = h;
   c->rmax = 16384;
   hb_log_debug(c->id, -1, "engine h2x, %s role", h->server ? "server" : "client");
-  ev_init(&h->ping, ping_cb);
-  h->ping.data = h;
   ev_init(&h->settings_timer, settings_timeout_cb);
   h->settings_timer.data = h;
   /* Plain RFC 9113: requests ride on client-opened (odd) streams only. */
@@ -1405,11 +1381,7 @@ static int x_init(hb_conn *c) {
     h->conn_recv_window = h->conn_target;
   }
   if (h->server) hb_conn_set_timer(c, l->idle_timeout);
-  h->ping_interval = l->ping_interval;
-  if (l->ping_interval > 0) {
-    h->ping.repeat = l->ping_interval;
-    ev_timer_again(c->w->loop, &h->ping);
-  }
+  hb_keepalive_init(&h->ka, c->w->loop, l->ping_interval, ka_busy, ka_send, ka_wake, h);
   hb_conn_want_flush(c);
   return h->fatal;
 }
@@ -1450,7 +1422,7 @@ static ssize_t x_on_read(hb_conn *c, const uint8_t *data, size_t len) {
 static int x_flush(hb_conn *c) {
   h2x *h = H(c);
   if (h->fatal) return h->fatal;
-  if (h->ping_failed) {
+  if (h->ka.failed) {
     hb_log_info(c->id, -1, "no PING answer within ping_interval: closing");
     return HB_ERR_TIMEOUT;
   }
@@ -1520,7 +1492,7 @@ static void x_destroy(hb_conn *c, const char *reason) {
     if (t->s.x) hb_exchange_on_reset(&t->s, reason ? reason : "connection closed");
     free_stream(h, t);
   }
-  ev_timer_stop(c->w->loop, &h->ping);
+  hb_keepalive_stop(&h->ka);
   ev_timer_stop(c->w->loop, &h->settings_timer);
   hb_h2x_reader_free(&h->rd);
   if (h->inf) nghttp2_hd_inflate_del(h->inf);

@@ -129,7 +129,8 @@ def peer_log(proc):
 # ---------------------------------------------------------------- configs
 
 def origin_yaml(name="app", authorities=("app.example.com",), paths=("/",), token=None, hmac_file=None,
-                wait="2s", protocols=("rh2", "rh1"), auth_path=AUTH_PATH, extra_auth="", extra=""):
+                wait="2s", protocols=("rh2", "rh1"), auth_path=AUTH_PATH, extra_auth="", extra="",
+                ping_interval="10s", ping_timeout="5s"):
     auth = ["path: %s" % auth_path] if auth_path else []
     if token is not None:
         auth.append("token_sha256: [%s]" % sha256_hex(token))
@@ -144,8 +145,8 @@ def origin_yaml(name="app", authorities=("app.example.com",), paths=("/",), toke
     paths: [{", ".join(paths)}]
     auth: {{ {", ".join(auth)} }}
     wait_for_origin: {wait}
-    ping_interval: 10s
-    ping_timeout: 5s
+    ping_interval: {ping_interval}
+    ping_timeout: {ping_timeout}
 {extra}"""
 
 

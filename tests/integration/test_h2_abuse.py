@@ -461,3 +461,56 @@ def test_configured_buckets(tight_h2x, kind, burst):
     assert code == ENHANCE_YOUR_CALM, "%d %s frames with a burst of %d: %s closed=%s" % (
         burst + 1, kind, burst, ename(code), closed)
     tight.check_after("configured %s bucket" % kind)
+
+
+# ---------------------------------------------------------------- keepalive
+
+KEEPALIVE = """\
+log: { level: info, access: stderr, format: json }
+defaults: { ping_interval: 1s }
+listeners: [ { name: plain, listen: 127.0.0.1:%(port)d, engine: %(engine)s } ]
+upstreams: [ { name: b, address: 127.0.0.1:%(backend)d, protocol: http/1.1 } ]
+routes: [ { to: { upstream: b } } ]
+"""
+
+
+@pytest.mark.parametrize("engine", ["nghttp2", "h2x"])
+def test_keepalive_ping(spawner, engine):
+    """ping_interval: a connection with a stream open gets a PING every
+    interval; a client that answers stays, one that stops answering is closed
+    by the next tick (and its stream reset toward the backend)."""
+    be = spawner.backend_h1()
+    from conftest import free_port
+    port = free_port()
+    b = spawner.h2bridge(KEEPALIVE % {"port": port, "backend": be.port, "engine": engine}, name="ka.yaml")
+    env = Env(b, be, port)
+    # answers its PINGs: stays open for 3 intervals
+    c = H2Conn(port, timeout=5).handshake()
+    c.send(frame(HEADERS, END_HEADERS | END_STREAM, 1, c.encode(env.request_fields("/slow"))))
+    pings, end = 0, time.monotonic() + 3.5
+    while time.monotonic() < end:
+        try:
+            f = c.read_frame(0.2)
+        except socket.timeout:
+            continue
+        if f is None:
+            break
+        if f.type == PING and not f.flags & ACK:
+            pings += 1
+            c.send(frame(PING, ACK, 0, f.payload))
+    assert not c.closed and c.goaway is None, "a client answering its PINGs was closed (%s)" % ename(
+        c.goaway.error_code if c.goaway else None)
+    assert pings >= 2, "%d PINGs in 3.5 s with ping_interval 1s" % pings
+    # stops answering: closed within about two intervals
+    t0 = time.monotonic()
+    while not c.closed and time.monotonic() - t0 < 6:
+        try:
+            if c.read_frame(0.2) is None:
+                break
+        except socket.timeout:
+            pass
+    took = time.monotonic() - t0
+    assert c.closed, "a client that stopped answering PINGs was not closed in 6 s"
+    assert took < 3.5, "closed after %.1f s with ping_interval 1s" % took
+    assert "no PING answer" in b.stderr(), b.describe()
+    env.check_after("keepalive")

@@ -8,6 +8,7 @@ Peers and configs live in reverse_peers.py; the node peers in tests/peers/.
 Every test fails (never skips) when h2bridge lacks the feature.
 """
 import os
+import signal
 import ssl
 import socket
 import subprocess
@@ -472,6 +473,39 @@ def test_chain_load_kill_restart(spawner, certs, backends, workdir):
     assert st == 200, ("service did not return after the connector restart", st, body, diag(g, c2))
     assert time.monotonic() - t_restart < 5
     assert g.alive()
+
+
+def test_frozen_origin_found_by_ping(spawner, certs, backends, workdir):
+    """An origin that stops answering (SIGSTOP: no FIN, no RST) is found by the
+    gateway's PING within ping_interval + ping_timeout; requests then get 503
+    after wait_for_origin instead of hanging until response_timeout; when it
+    thaws it reconnects and serves again."""
+    tok = "tok-" + os.urandom(8).hex()
+    tokf = write_secret(workdir, "frozen-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
+    g = gateway(spawner, certs, origin_yaml(token=tok, wait="1s", ping_interval="1s", ping_timeout="1s"))
+    ccfg = connector_config(certs, [g.gw], backends.h1.port, token_file=tokf, connections=1,
+                            backoff="{ initial: 100ms, max: 300ms }")
+    ccfg = ccfg.replace("  drain_timeout: 2s\n", "  drain_timeout: 2s\n  idle_timeout: 60s\n")
+    c = start_bridge(spawner, ccfg, "connector")
+    st, _, body = wait_served(g.pub, timeout=8)
+    assert st == 200, ("chain not serving", st, body, diag(g, c))
+    os.kill(c.p.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        assert wait_for(lambda: "no PING answer" in g.stderr(), 6), ("the gateway did not notice the frozen origin",
+                                                                     diag(g, c))
+        found = time.monotonic() - t0
+        assert found < 4.5, "found after %.1f s (ping_interval 1s + ping_timeout 1s)" % found
+        t1 = time.monotonic()
+        st, hdrs, _ = get(g.pub, "/hello", timeout=8)
+        took = time.monotonic() - t1
+        assert st == 503 and took < 3, ("a request with the only origin gone: want 503 after wait_for_origin 1s",
+                                        st, took, diag(g, c))
+    finally:
+        os.kill(c.p.pid, signal.SIGCONT)
+    st, _, body = wait_served(g.pub, timeout=8)
+    assert st == 200 and body == b"hello", ("the thawed origin did not come back", st, body, diag(g, c))
+    assert g.alive() and c.alive()
 
 
 def test_chain_rh1(spawner, certs, backends, workdir, payload):

@@ -1,7 +1,9 @@
 #!/bin/bash
 # h2x.sh: issue-5 benchmark (not a test).  The same h2load workload (small
 # GETs, h2c) through h2bridge with `engine: nghttp2` and with `engine: h2x`
-# on the client side, to an h2c (nghttpd) and an HTTP/1.1 upstream; prints
+# on the client side, to an h2c upstream (nghttpd; the upstream leg on the
+# same engine) and to an HTTP/1.1 upstream (nghttpx's HTTP/1.1 front in front
+# of the same nghttpd; only h2bridge's CPU is counted); prints
 # requests/s and h2bridge CPU µs per request, alternating the engines ROUNDS
 # times so both see the same machine.
 set -u
@@ -15,15 +17,19 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 mkdir -p "$w/doc"; head -c 512 /dev/urandom > "$w/doc/small"
 NG=$(port); nghttpd --no-tls -d "$w/doc" "$NG" >/dev/null 2>&1 & wait_port $NG
+H1=$(port); nghttpx --backend="127.0.0.1,$NG;;proto=h2" --frontend="127.0.0.1,$H1;no-tls" --workers=1 --no-via \
+  --errorlog-file=/dev/null --accesslog-file=/dev/null --conf=/dev/null >/dev/null 2>&1 & wait_port $H1
 printf '%-8s %-10s %10s %12s\n' engine upstream req/s cpu_us/req
 for r in $(seq "$ROUNDS"); do
   for eng in nghttp2 h2x; do
-    for up in h2c; do
+    for up in h2c http/1.1; do
       P=$(port)
+      if [ "$up" = h2c ]; then ups="{ name: u, address: 127.0.0.1:$NG, protocol: h2c, engine: $eng }"
+      else ups="{ name: u, address: 127.0.0.1:$H1, protocol: http/1.1 }"; fi
       cat > "$w/c.yaml" <<Y
 log: { level: error, access: off }
 listeners: [ { name: l, listen: 127.0.0.1:$P, engine: $eng } ]
-upstreams: [ { name: u, address: 127.0.0.1:$NG, protocol: h2c, engine: $eng } ]
+upstreams: [ $ups ]
 routes: [ { to: { upstream: u } } ]
 Y
       "$H2B" -c "$w/c.yaml" & pid=$!; wait_port $P
@@ -34,9 +40,11 @@ Y
       rps=$(echo "$out" | awk '/^finished in/ {print $4}')
       us=$(awk -v d=$((c1-c0)) -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN {printf "%.2f", d*1e6/hz/n}')
       printf '%-8s %-10s %10s %12s\n' "$eng" "$up" "$rps" "$us"
-      echo "$eng $us" >> "$w/res"
+      echo "$eng $up $us" >> "$w/res"
       kill $pid; wait $pid 2>/dev/null
     done
   done
 done
-awk '{s[$1]+=$2; n[$1]++} END {printf "mean cpu_us/req: nghttp2 %.2f, h2x %.2f, ratio h2x/nghttp2 x%.2f\n", s["nghttp2"]/n["nghttp2"], s["h2x"]/n["h2x"], (s["h2x"]/n["h2x"])/(s["nghttp2"]/n["nghttp2"])}' "$w/res"
+awk '{k = $1 " " $2; s[k] += $3; n[k]++}
+  END { for (u = 1; u <= 2; u++) { up = u == 1 ? "h2c" : "http/1.1"; a = s["nghttp2 " up] / n["nghttp2 " up]; b = s["h2x " up] / n["h2x " up]
+          printf "to %-8s mean cpu_us/req: nghttp2 %.2f, h2x %.2f, ratio h2x/nghttp2 x%.2f\n", up, a, b, b / a } }' "$w/res"

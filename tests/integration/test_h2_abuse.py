@@ -478,7 +478,7 @@ routes: [ { to: { upstream: b } } ]
 def test_keepalive_ping(spawner, engine):
     """ping_interval: a connection with a stream open gets a PING every
     interval; a client that answers stays, one that stops answering is closed
-    by the next tick (and its stream reset toward the backend)."""
+    by the next tick."""
     be = spawner.backend_h1()
     from conftest import free_port
     port = free_port()

@@ -14,7 +14,7 @@ struct hb_chunk {
 /* A cache of free chunks keeps the hot path off malloc (and off brk/trim:
  * benchmarks showed a 64-chunk cache thrashing at 16 KiB messages); bounded
  * in bytes (8 MiB) so an idle process gives memory back. */
-#define CACHE_MAX 512
+#define CACHE_MAX (HB_UNDER_ASAN ? 0 : 512)
 static hb_chunk *cache;
 static size_t ncache;
 

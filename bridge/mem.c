@@ -48,7 +48,7 @@ struct hb_arena_block {
 /* Free standard blocks are kept for the next head: every request builds
  * several heads, and a 2 KiB malloc/free per head showed as 10-15% of a proxy's
  * CPU (glibc's slow path above tcache sizes).  Bounded; worker-local. */
-#define ARENA_CACHE_MAX 256
+#define ARENA_CACHE_MAX (HB_UNDER_ASAN ? 0 : 256)
 static hb_arena_block *block_cache;
 static size_t nblock_cache;
 

@@ -7,6 +7,20 @@
 
 #include "h2bridge.h"
 
+/* Under AddressSanitizer the free-list caches (arena blocks here, bufq
+ * chunks) keep nothing, so a use after free is caught instead of reading a
+ * recycled block. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HB_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HB_UNDER_ASAN 1
+#endif
+#endif
+#ifndef HB_UNDER_ASAN
+#define HB_UNDER_ASAN 0
+#endif
+
 typedef struct hb_mem {
   void *(*malloc)(size_t size, void *ud);
   void (*free)(void *ptr, void *ud);

@@ -42,6 +42,7 @@ typedef struct h2 {
   h2s *streams;
   size_t nstreams;
   int draining, goaway_received, capacity_changed;
+  int drain_notice;         /* server: shutdown notice and PING sent, final GOAWAY on its ACK */
   int remote_settings_seen; /* the peer's first SETTINGS arrived */
   hb_keepalive ka;          /* PING keepalive (ping_interval; always for origins) */
   int peer_eof;             /* the peer closed; only draining streams remain */
@@ -77,6 +78,20 @@ static h2s *stream_new(h2 *h, int32_t id, int role) {
   t->id = id;
   link_stream(h, t);
   return t;
+}
+
+/* Graceful drain of a server session, RFC 9113 §6.8 in two steps: a GOAWAY
+ * with the largest stream id (the shutdown notice) and a PING; the PING's ACK
+ * proves the client has seen the notice and that every stream it opened
+ * before has arrived, so the final GOAWAY names them all and none is cut. */
+#define HB_DRAIN_PING ((const uint8_t *)"h2bdrain")
+
+static void drain_final(h2 *h) {
+  h->drain_notice = 0;
+  h->draining = 1;
+  nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->session),
+                        NGHTTP2_NO_ERROR, NULL, 0);
+  hb_conn_want_flush(h->c);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -183,6 +198,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
                   (int)HB_MIN(frame->goaway.opaque_data_len, 200), (const char *)frame->goaway.opaque_data);
     return 0;
   }
+  if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) && h->drain_notice &&
+      memcmp(frame->ping.opaque_data, HB_DRAIN_PING, 8) == 0) {
+    drain_final(h);
+    return 0;
+  }
   if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK)) {
     hb_keepalive_ack(&h->ka);
     return 0;
@@ -257,7 +277,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
       /* the reason must outlive this call: use static strings */
       const char *r = error_code == NGHTTP2_NO_ERROR ? "stream closed early"
                     : error_code == NGHTTP2_CANCEL ? "stream cancelled"
-                    : error_code == NGHTTP2_REFUSED_STREAM ? "stream refused"
+                    : error_code == NGHTTP2_REFUSED_STREAM ? hb_stream_refused
                     : "stream reset";
       hb_log_debug(h->c->id, stream_id, "%s", why);
       hb_exchange_on_reset(&t->s, r);
@@ -526,11 +546,18 @@ static void h2_destroy(hb_conn *c, const char *reason) {
 
 static void h2_drain(hb_conn *c) {
   h2 *h = H(c);
-  if (h->draining) return;
-  h->draining = 1;
-  if (h->server)
-    nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->session),
-                          NGHTTP2_NO_ERROR, NULL, 0);
+  if (h->draining || h->drain_notice) return;
+  if (h->server && nghttp2_submit_shutdown_notice(h->session) == 0 &&
+      nghttp2_submit_ping(h->session, NGHTTP2_FLAG_NONE, HB_DRAIN_PING) == 0) {
+    h->drain_notice = 1;
+    hb_conn_want_flush(c);
+    return;
+  }
+  if (h->server) {
+    drain_final(h);
+    return;
+  }
+  h->draining = 1; /* client: no new streams; closes once idle */
   hb_conn_want_flush(c);
 }
 

@@ -110,6 +110,7 @@ typedef struct h2x {
   uint32_t next_local_id;
   uint32_t last_local_id;
   int draining, goaway_sent, goaway_received, dead, peer_eof, capacity_changed;
+  int drain_notice;            /* server: shutdown notice and PING sent, final GOAWAY on its ACK */
   uint32_t goaway_last_id;     /* from the peer's GOAWAY */
   int fatal;                   /* HB_ERR_NOMEM: close now */
   int remote_settings_seen;
@@ -178,11 +179,27 @@ static int out_full(const h2x *h) {
   return hb_conn_out_space(h->c) == 0 || h->ctrl_pending > h->c->limits->h2_max_control_frames;
 }
 
+/* A GOAWAY naming the last stream the peer opened: after it no new stream
+ * of the peer is served. */
 static void send_goaway(h2x *h, uint32_t code, const char *debug) {
   uint8_t buf[9 + 8 + 128];
   size_t dl = debug ? HB_MIN(strlen(debug), 128) : 0;
   out(h, buf, hb_h2x_pack_goaway(buf, sizeof(buf), h->last_peer_id, code, (const uint8_t *)debug, dl), 1);
   h->goaway_sent = 1;
+  h->drain_notice = 0;
+}
+
+/* Graceful drain of a server connection, RFC 9113 §6.8 in two steps: a
+ * GOAWAY with the largest stream id (the shutdown notice) and a PING; the
+ * PING's ACK proves the client has seen the notice and that every stream it
+ * opened before has arrived, so the final GOAWAY names them all. */
+static const uint8_t drain_ping[8] = {'h', '2', 'b', 'd', 'r', 'a', 'i', 'n'};
+
+static void send_drain_notice(h2x *h) {
+  uint8_t buf[9 + 8];
+  out(h, buf, hb_h2x_pack_goaway(buf, sizeof(buf), HB_H2X_STREAM_ID_MASK, HB_H2X_NO_ERROR, NULL, 0), 1);
+  out(h, buf, hb_h2x_pack_ping(buf, sizeof(buf), 0, drain_ping), 1);
+  h->drain_notice = 1;
 }
 
 /* A connection error (§5.4.1): GOAWAY, then close once it is written. */
@@ -910,7 +927,7 @@ static void header_block(h2x *h, uint32_t id, uint8_t flags, const uint8_t *bloc
     return;
   } else {
     h->last_peer_id = id;
-    if (h->goaway_sent && h->draining) {
+    if (h->goaway_sent) {
       /* after our GOAWAY: ignored (§6.8), decoded for HPACK */
     } else if (h->nlive_peer >= h->c->limits->max_streams) {
       if (glitch(h)) send_rst(h, id, HB_H2X_REFUSED_STREAM);
@@ -971,7 +988,7 @@ static void on_rst_stream(h2x *h, const hb_h2x_frame *f) {
   hb_log_debug(h->c->id, id, "stream reset by peer (%s)", hb_h2x_error_str(code));
   stream_closed(h, t, code == HB_H2X_NO_ERROR ? "stream closed early"
                       : code == HB_H2X_CANCEL ? "stream cancelled"
-                      : code == HB_H2X_REFUSED_STREAM ? "stream refused"
+                      : code == HB_H2X_REFUSED_STREAM ? hb_stream_refused
                       : "stream reset");
 }
 
@@ -1056,6 +1073,10 @@ static void on_settings(h2x *h, const hb_h2x_frame *f) {
 }
 
 static void on_ping(h2x *h, const hb_h2x_frame *f) {
+  if (f->u.ping.ack && h->drain_notice && memcmp(f->u.ping.opaque, drain_ping, 8) == 0) {
+    send_goaway(h, HB_H2X_NO_ERROR, NULL); /* the final one */
+    return;
+  }
   if (f->u.ping.ack) {
     hb_keepalive_ack(&h->ka);
     return;
@@ -1077,7 +1098,7 @@ static void on_goaway(h2x *h, const hb_h2x_frame *f) {
     hb_log_info(h->c->id, -1, "GOAWAY from %s: %s: %.*s", h->c->peer, hb_h2x_error_str(g->error_code),
                 (int)HB_MIN(g->debug_len, 200), g->debug ? (const char *)g->debug : "");
   for (xs *t = h->streams; t; t = t->next)
-    if (!t->closed && local_parity(h, t->id) && t->id > g->last_stream_id) stream_closed(h, t, "stream refused");
+    if (!t->closed && local_parity(h, t->id) && t->id > g->last_stream_id) stream_closed(h, t, hb_stream_refused);
   h->capacity_changed = 1;
 }
 
@@ -1468,7 +1489,7 @@ static int x_flush(hb_conn *c) {
   send_bodies(h);
   if (h->fatal) return h->fatal;
   /* After a GOAWAY either way no new stream comes: done once all ended. */
-  if (h->nstreams == 0 && (h->draining || h->goaway_received)) c->closing_after_write = 1;
+  if (h->nstreams == 0 && ((h->draining && !h->drain_notice) || h->goaway_received)) c->closing_after_write = 1;
   return 0;
 }
 
@@ -1506,7 +1527,7 @@ static void x_drain(hb_conn *c) {
   h2x *h = H(c);
   if (h->draining) return;
   h->draining = 1;
-  if (h->server && !h->dead) send_goaway(h, HB_H2X_NO_ERROR, NULL);
+  if (h->server && !h->dead) send_drain_notice(h);
   hb_conn_want_flush(c);
 }
 

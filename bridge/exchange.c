@@ -373,6 +373,45 @@ static void start_tunnel(hb_exchange *x, hb_stream *ds, hb_pool *pool, const hb_
   hb_pool_acquire(pool, x);
 }
 
+/* Translates the downstream request into x->req for |pool|.  0 or
+ * HB_ERR_NOMEM (x->req is then empty). */
+static int translate_request(hb_exchange *x, hb_stream *ds, hb_pool *pool) {
+  hb_conn *c = ds->conn;
+  const hb_config_listener *l = c->listener ? c->listener->cfg : NULL;
+  hb_translate_ctx tctx = {.upstream_tls = pool->reverse || pool->u->tls,
+                           .downstream_tls = c->ssl != NULL,
+                           .client_addr = c->peer,
+                           .x_forwarded_for = l && l->x_forwarded_for,
+                           .forwarded = l && l->forwarded,
+                           .via = is_h2(c) ? "2" : "1.1"};
+  hb_head_free(&x->req);
+  if (hb_translate_request_plain(&ds->head, &tctx, &x->req) != 0) {
+    hb_head_init(&x->req, 1);
+    return HB_ERR_NOMEM;
+  }
+  return 0;
+}
+
+/* A refused upstream stream was never processed (RFC 9113 §8.7:
+ * REFUSED_STREAM, or above the last stream id of a GOAWAY, as when an
+ * origin drains): a request without a body goes back to the pool, which
+ * picks another connection or waits for one.  A request whose body was
+ * already being sent is not replayed (its bytes were consumed): it gets the
+ * 502.  Returns 1 when it was re-queued. */
+#define MAX_REFUSED_RETRIES 3
+static int retry_refused(hb_exchange *x, const char *reason) {
+  hb_stream *ds = x->ds;
+  if (reason != hb_stream_refused || x->kind != HB_X_PROXY || x->response_started || x->tunnel || !x->req_end ||
+      !ds || !x->pool || x->retries >= MAX_REFUSED_RETRIES)
+    return 0;
+  if (translate_request(x, ds, x->pool) != 0) return 0;
+  x->retries++;
+  hb_log_debug(x->conn_id, x->stream_id, "upstream refused the stream: sending the request again (%d)", x->retries);
+  arm_timer(x, first_timeout(x, x->pool));
+  hb_pool_acquire(x->pool, x);
+  return 1;
+}
+
 void hb_exchange_on_request(hb_stream *ds) {
   hb_conn *c = ds->conn;
   hb_worker *w = c->w;
@@ -433,15 +472,7 @@ void hb_exchange_on_request(hb_stream *ds) {
       return;
     }
   }
-  hb_translate_ctx tctx = {.upstream_tls = pool->reverse || pool->u->tls,
-                           .downstream_tls = c->ssl != NULL,
-                           .client_addr = c->peer,
-                           .x_forwarded_for = l && l->x_forwarded_for,
-                           .forwarded = l && l->forwarded,
-                           .via = is_h2(c) ? "2" : "1.1"};
-  hb_head_free(&x->req);
-  if (hb_translate_request_plain(&ds->head, &tctx, &x->req) != 0) {
-    hb_head_init(&x->req, 1);
+  if (translate_request(x, ds, pool) != 0) {
     hb_exchange_fail(x, 502, "out of memory");
     return;
   }
@@ -634,6 +665,7 @@ void hb_exchange_on_reset(hb_stream *s, const char *reason) {
   }
   if (x->us == s) {
     detach(x, s);
+    if (retry_refused(x, reason)) return;
     if (!x->response_started) {
       hb_exchange_fail(x, 502, reason);
       return;

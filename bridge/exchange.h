@@ -61,6 +61,7 @@ typedef struct hb_exchange {
   char *log_protocol;
   struct hb_exchange *wnext; /* pool wait queue */
   int waiting;
+  int retries;            /* times a refused request was sent again */
 } hb_exchange;
 
 /* A server-role stream got its request head: route it and start the upstream

@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+const char hb_stream_refused[] = "stream refused";
+
 void hb_stream_init(hb_stream *s, hb_conn *conn, int64_t id, int role, size_t rx_limit) {
   memset(s, 0, sizeof(*s));
   s->conn = conn;

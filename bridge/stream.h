@@ -47,6 +47,11 @@ typedef struct hb_stream {
   void *engine_data;   /* engine-private per-stream state */
 } hb_stream;
 
+/* The reset reason engines give for a stream the peer never processed
+ * (REFUSED_STREAM, or above a GOAWAY's last stream id; RFC 9113 §8.7): the
+ * exchange may send its request again.  Compared by address. */
+extern const char hb_stream_refused[];
+
 /* Initialises |s| for |conn| with an rx limit of |rx_limit| bytes. */
 void hb_stream_init(hb_stream *s, hb_conn *conn, int64_t id, int role, size_t rx_limit);
 /* Frees the head, rx bytes and trailers. */

@@ -475,6 +475,50 @@ def test_chain_load_kill_restart(spawner, certs, backends, workdir):
     assert g.alive()
 
 
+def test_rolling_restart_no_failed_requests(spawner, certs, backends, workdir):
+    """docs/reverse.md's rolling-restart recipe under load: two connector
+    instances A and B; start C, wait for its connections to be authorized,
+    SIGTERM A; start D, wait, SIGTERM B.  h2load runs through the gateway the
+    whole time: zero failed, errored or timed-out requests, every one 2xx."""
+    tok = "tok-" + os.urandom(8).hex()
+    tokf = write_secret(workdir, "roll-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
+    g = gateway(spawner, certs, origin_yaml(token=tok, wait="3s"))
+    ccfg = connector_config(certs, [g.gw], backends.h1.port, token_file=tokf, connections=2)
+
+    def authorized():
+        return g.stderr().count("origin app authorized")
+
+    def start(n_before):
+        c = start_bridge(spawner, ccfg, "connector")
+        assert wait_for(lambda: authorized() >= n_before + 2, 10), ("new connector not authorized", diag(g, c))
+        return c
+
+    def stop(c):
+        c.expect_exit = True
+        c.p.send_signal(signal.SIGTERM)
+        c.p.wait(15)
+
+    a = start(0)
+    b = start(2)
+    st, _, _ = wait_served(g.pub, timeout=8)
+    assert st == 200
+    p = _h2load("https://127.0.0.1:%d/hello" % g.gw, 0, 4, 8, extra=("-D", "9"))
+    time.sleep(1.5)
+    c = start(authorized())
+    stop(a)
+    time.sleep(1)
+    d = start(authorized())
+    stop(b)
+    out, _ = p.communicate(timeout=60)
+    s = parse_h2load(out)
+    print("h2load through the rolling restart:", s)
+    assert s.get("done", 0) > 1000, ("too little load to mean anything", s, out[-1500:])
+    assert s.get("failed") == 0 and s.get("errored") == 0 and s.get("timeout") == 0, (
+        "requests failed during the rolling restart", s, out[-1500:], diag(g, c, d))
+    assert s.get("2xx") == s.get("done"), ("a request got a non-2xx status during the rolling restart", s)
+    assert g.alive() and c.alive() and d.alive()
+
+
 def test_frozen_origin_found_by_ping(spawner, certs, backends, workdir):
     """An origin that stops answering (SIGSTOP: no FIN, no RST) is found by the
     gateway's PING within ping_interval + ping_timeout; requests then get 503

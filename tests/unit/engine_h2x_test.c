@@ -147,6 +147,7 @@ typedef struct peer {
   uint8_t *cont;  /* rest of a header block for S_CONT */
   size_t contlen, contpos;
   int last_rc;    /* last on_read error, 0 none */
+  uint8_t ping[8];/* opaque data of the engine's last PING (not ACK) */
 } peer;
 
 static int conn_alive(peer *p) {
@@ -191,6 +192,7 @@ static void on_engine_frame(peer *p, const hb_h2x_frame_hd *hd, const uint8_t *p
   rframe *r = &p->frames[p->nframes++];
   memset(r, 0, sizeof(*r));
   r->hd = *hd;
+  if (hd->type == HB_H2X_PING && !(hd->flags & HB_H2X_FLAG_ACK) && hd->length == 8) memcpy(p->ping, payload, 8);
   r->payload = malloc(hd->length ? hd->length : 1);
   if (r->payload && hd->length) memcpy(r->payload, payload, hd->length);
   if (hd->type == HB_H2X_HEADERS || hd->type == HB_H2X_CONTINUATION) {
@@ -348,6 +350,7 @@ enum op {
   S_RAW,      /* sid, a = type, b = flags, n = length, s = payload (NULL: zeros) */
   S_RAPID,    /* sid = first, n = HEADERS(/slow)+RST_STREAM(CANCEL) pairs */
   S_BYTES,    /* n bytes of s, as they are */
+  S_PINGACK,  /* ACK of the engine's last PING (its opaque data) */
   S_XBLK,     /* the test extension's header-block frame 0xf5: sid, a = flags, b = reference id, s = spec;
                  without END_HEADERS only 1 byte of the block goes (S_CONT sends the rest) */
   /* actions on the engine */
@@ -365,7 +368,8 @@ enum op {
   X_ALIVE,    /* the connection is still open */
   X_CLOSED,   /* the engine closed the connection */
   X_IDLE,     /* engine->idle() == a */
-  X_SET       /* the engine's first SETTINGS has id a = value b */
+  X_SET,      /* the engine's first SETTINGS has id a = value b */
+  X_PING      /* the engine sent a PING (not an ACK) */
 };
 
 #define ANY 0xffffffffu
@@ -418,6 +422,8 @@ typedef struct h2x_case {
 #define XALIVE() {X_ALIVE, 0, 0, 0, 0, NULL}
 #define XCLOSED() {X_CLOSED, 0, 0, 0, 0, NULL}
 #define XIDLE(v) {X_IDLE, 0, v, 0, 0, NULL}
+#define PINGACK() {S_PINGACK, 0, 0, 0, 0, NULL}
+#define XPING() {X_PING, 0, 0, 0, 0, NULL}
 #define XBLK(id, fl, ref, spec) {S_XBLK, id, fl, ref, 0, spec}
 #define XSET(id, v) {X_SET, 0, id, v, 0, NULL}
 
@@ -715,9 +721,14 @@ static const h2x_case server_cases[] = {
   {"§6.8 GOAWAY names the last stream the peer opened", 0,
    {HDRS(1, EH, "/slow"), HDRS(3, EH | ES, "/nope"), XHDRS(3, 404), RAW(5, HB_H2X_PING, 0, 8, NULL),
     XGOAWAY(HB_H2X_PROTOCOL_ERROR, 3), XCLOSED()}},
-  {"§6.8 graceful drain: GOAWAY(NO_ERROR) and later streams are ignored", 0,
-   {HDRS(1, EH, "/slow"), XIDLE(0), DRAIN(), XGOAWAY(HB_H2X_NO_ERROR, 1), HDRS(3, EH | ES, "/nope"),
-    XNO(HB_H2X_HEADERS), XALIVE()}},
+  {"§6.8 graceful drain: a shutdown notice (GOAWAY 2^31-1) and a PING; streams opened meanwhile are served", 0,
+   {HDRS(1, EH, "/slow"), XIDLE(0), DRAIN(), XGOAWAY(HB_H2X_NO_ERROR, 0x7fffffff), XPING(), HDRS(3, EH | ES, "/nope"),
+    XHDRS(3, 404), XNO(HB_H2X_RST_STREAM), XALIVE()}},
+  {"§6.8 graceful drain: the PING's ACK brings the final GOAWAY; later streams are ignored", 0,
+   {HDRS(1, EH, "/slow"), DRAIN(), XGOAWAY(HB_H2X_NO_ERROR, 0x7fffffff), HDRS(3, EH | ES, "/nope"), PINGACK(),
+    XGOAWAY(HB_H2X_NO_ERROR, 3), HDRS(5, EH | ES, "/nope"), XNO(HB_H2X_HEADERS), XALIVE()}},
+  {"§6.8 graceful drain: an idle connection closes after the final GOAWAY", 0,
+   {DRAIN(), XGOAWAY(HB_H2X_NO_ERROR, 0x7fffffff), XALIVE(), PINGACK(), XGOAWAY(HB_H2X_NO_ERROR, 0), XCLOSED()}},
   {"§6.8 a GOAWAY from the client closes the idle connection", 0,
    {GOAWAY(0, HB_H2X_NO_ERROR), XCLOSED()}},
   {"§6.8 GOAWAY on a stream is a PROTOCOL_ERROR", 0,
@@ -808,6 +819,10 @@ static int check(peer *p, const step *s) {
         return 1;
     }
     return 0;
+  case X_PING:
+    for (size_t i = 0; i < p->nframes; i++)
+      if (p->frames[i].hd.type == HB_H2X_PING && !(p->frames[i].hd.flags & HB_H2X_FLAG_ACK)) return 1;
+    return 0;
   case X_SET:
     for (size_t i = 0; i < p->nframes; i++) {
       const rframe *r = &p->frames[i];
@@ -873,6 +888,7 @@ static void do_send(peer *p, const step *s) {
     }
     break;
   }
+  case S_PINGACK: queue(p, buf, (size_t)hb_h2x_pack_ping(buf, sizeof(buf), 1, p->ping)); break;
   case S_XBLK: {
     uint8_t blk[4096 + 4];
     size_t bl = encode_block(p, s->s, blk + 4, sizeof(blk) - 4);

@@ -530,6 +530,10 @@ void hb_conn_start(hb_conn *c, SSL *ssl) {
   ev_io_start(c->w->loop, &c->rev);
 }
 
+void hb_conn_on_peer_goaway(hb_conn *c) {
+  if (c->connector) hb_connector_on_goaway(c);
+}
+
 void hb_conn_close(hb_conn *c, const char *reason) {
   if (c->state == HB_CONN_CLOSED) return;
   int was_open = c->state == HB_CONN_OPEN;

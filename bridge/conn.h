@@ -61,6 +61,10 @@ typedef struct hb_conn {
   size_t connector_slot;
   int auth_refused;      /* connector: the gateway refused our authorization */
   int replaced;          /* connector: a newer generation's conn took over */
+  int goaway_on_drain;   /* client role: a drain sends GOAWAY at once, not only
+                            the close (origin conns: the connector then dials a
+                            replacement).  Off for upstreams: python-h2 stops
+                            sending responses in flight on a client's GOAWAY. */
   uint32_t *pool_busy;   /* downstream: exchanges it holds per HTTP/1.1 pool (fairness) */
   size_t npool_busy;
   struct hb_conn *posted_next; /* worker's flush list */
@@ -86,6 +90,9 @@ void hb_conn_start(hb_conn *c, SSL *ssl);
 /* Closes now: the engine's destroy runs, the socket is closed, the memory is
  * freed later from the worker's posted queue.  |reason| is logged (static). */
 void hb_conn_close(hb_conn *c, const char *reason);
+/* Engines call this on a graceful GOAWAY (NO_ERROR) from the peer: the
+ * connection's owner (a connector) may replace it before it ends. */
+void hb_conn_on_peer_goaway(hb_conn *c);
 /* Asks for engine->flush and a write attempt before the loop sleeps. */
 void hb_conn_want_flush(hb_conn *c);
 void hb_conn_pause_read(hb_conn *c);

@@ -128,6 +128,8 @@ static void dial(hb_connector_slot *s) {
   hb_worker *w = k->gen->w;
   if (k->stopped || w->draining || s->c || k->naddrs == 0) return;
   size_t gi = k->next_gw++ % k->naddrs;
+  if (s->avoid_gw && k->naddrs > 1 && gi == s->gw) gi = k->next_gw++ % k->naddrs;
+  s->avoid_gw = 0;
   int fd = socket(k->addrs[gi].ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     schedule(s);
@@ -151,6 +153,7 @@ static void dial(hb_connector_slot *s) {
   c->connector_slot = s->i;
   c->http_server = 1;
   s->c = c;
+  s->gw = gi;
   s->authorized = 0;
   const char *sni = k->cfg->tls_sni ? k->cfg->tls_sni : k->hosts[gi];
   SSL *ssl = hb_tls_client_new(k->ssl_ctx, fd, sni, 1);
@@ -210,6 +213,21 @@ void hb_connector_on_ready(hb_conn *c) {
   /* A gateway that vanished without a FIN is found by PING, and redialed. */
   double iv = c->limits->ping_interval > 0 ? c->limits->ping_interval : 10;
   if (c->engine->keepalive) c->engine->keepalive(c, iv, iv / 2);
+}
+
+void hb_connector_on_goaway(hb_conn *c) {
+  hb_connector *k = c->connector;
+  if (!k) return;
+  if (c->engine && c->engine->drain) c->engine->drain(c);
+  hb_connector_slot *s = &k->slots[c->connector_slot];
+  if (s->c != c) return; /* already replaced (a reload, or a stale registration) */
+  s->c = NULL;           /* on_gone of |c| leaves the slot alone from now on */
+  if (k->stopped || k->gen->w->draining || s->i >= k->nbase) return;
+  hb_log_info(c->id, -1, "connector %s: gateway %s is draining this connection: dialing a replacement",
+              k->cfg->name, c->peer);
+  s->avoid_gw = 1;
+  if (s->authorized) s->backoff = k->cfg->backoff_initial > 0 ? k->cfg->backoff_initial : 0.1;
+  schedule(s);
 }
 
 void hb_connector_on_gone(hb_conn *c, const char *reason) {

@@ -27,6 +27,8 @@ typedef struct hb_connector_slot {
   ev_timer retry;      /* the next dial */
   double backoff;      /* next delay */
   int authorized;      /* the gateway asked and we answered on |c| */
+  size_t gw;           /* index of the gateway |c| was dialed to */
+  int avoid_gw;        /* the next dial prefers another gateway than |gw| */
 } hb_connector_slot;
 
 typedef struct hb_connector {
@@ -58,6 +60,11 @@ void hb_connector_stop(hb_connector *k);
 void hb_connector_free(hb_connector *k);
 /* The TLS handshake with a gateway finished with the right protocol. */
 void hb_connector_on_ready(hb_conn *c);
+/* The gateway sent a graceful GOAWAY on a connector conn (it is draining or
+ * replacing this connection): drain our side too, and dial the slot's
+ * replacement now -- to another gateway where there is one -- instead of
+ * when the old connection has finished its streams. */
+void hb_connector_on_goaway(hb_conn *c);
 /* A connector conn went away: schedule a new dial. */
 void hb_connector_on_gone(hb_conn *c, const char *reason);
 /* A request arrived on a connector conn.  Returns 1 when it was the

@@ -196,6 +196,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
     if (frame->goaway.opaque_data_len)
       hb_log_info(h->c->id, -1, "GOAWAY from %s: %s: %.*s", h->c->peer, nghttp2_http2_strerror(frame->goaway.error_code),
                   (int)HB_MIN(frame->goaway.opaque_data_len, 200), (const char *)frame->goaway.opaque_data);
+    if (frame->goaway.error_code == NGHTTP2_NO_ERROR) hb_conn_on_peer_goaway(h->c);
     return 0;
   }
   if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) && h->drain_notice &&
@@ -557,7 +558,13 @@ static void h2_drain(hb_conn *c) {
     drain_final(h);
     return;
   }
-  h->draining = 1; /* client: no new streams; closes once idle */
+  /* client: no new streams; closes once idle.  Where asked, a GOAWAY tells
+   * the server (a reversed-HTTP origin, which then dials a replacement) at
+   * once instead of when the connection closes. */
+  h->draining = 1;
+  if (c->goaway_on_drain)
+    nghttp2_submit_goaway(h->session, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h->session),
+                          NGHTTP2_NO_ERROR, NULL, 0);
   hb_conn_want_flush(c);
 }
 

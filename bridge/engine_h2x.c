@@ -1100,6 +1100,7 @@ static void on_goaway(h2x *h, const hb_h2x_frame *f) {
   for (xs *t = h->streams; t; t = t->next)
     if (!t->closed && local_parity(h, t->id) && t->id > g->last_stream_id) stream_closed(h, t, hb_stream_refused);
   h->capacity_changed = 1;
+  if (g->error_code == HB_H2X_NO_ERROR) hb_conn_on_peer_goaway(h->c);
 }
 
 static void on_window_update(h2x *h, const hb_h2x_frame *f, const hb_h2x_error *perr) {
@@ -1527,7 +1528,12 @@ static void x_drain(hb_conn *c) {
   h2x *h = H(c);
   if (h->draining) return;
   h->draining = 1;
-  if (h->server && !h->dead) send_drain_notice(h);
+  if (!h->dead) {
+    if (h->server)
+      send_drain_notice(h);
+    else if (c->goaway_on_drain)
+      send_goaway(h, HB_H2X_NO_ERROR, NULL); /* client: tells the server at once (see conn.h) */
+  }
   hb_conn_want_flush(c);
 }
 

@@ -122,6 +122,7 @@ void hb_gateway_start(hb_conn *c) {
     return;
   }
   c->reverse = r;
+  c->goaway_on_drain = 1;
   const char *first_reason = "no origin is configured for this protocol";
   for (size_t i = 0; i < cfg->norigins && r->ncandidates < HB_ARRAY_LEN(r->candidates); i++) {
     const hb_config_origin *o = &cfg->origins[i];

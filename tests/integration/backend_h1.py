@@ -12,6 +12,7 @@ The endpoint is the LAST path segment, so routes may add prefixes
   sha256         200, body = hex sha256 of the request body
   big?n=BYTES    n bytes of pattern(), chunked (add &cl=1 for Content-Length)
   slow           reads the request, never answers
+  sleep?ms=N     200 "slept" after N milliseconds
   trailers       chunked body TRAILER_BODY, trailer x-checksum = sha256 hex
   count          number of requests seen (request lines read, /count and
                  /stats excluded)
@@ -29,6 +30,7 @@ import json
 import socket
 import sys
 import threading
+import time
 import urllib.parse
 
 BLOCK = bytes((i * 31 + 7) & 0xFF for i in range(65536))
@@ -266,6 +268,9 @@ def handle(conn):
                     conn.send(b"HTTP/1.1 %d X\r\n\r\n" % code)
                 else:
                     respond(conn, code)
+            elif ep == "sleep":
+                time.sleep(int(q.get("ms", "0")) / 1000.0)
+                respond(conn, 200, b"slept")
             elif ep == "badresp":
                 conn.send(BAD_RESPONSES[q.get("kind", "garbage")])
                 return

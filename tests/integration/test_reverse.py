@@ -7,6 +7,7 @@
 Peers and configs live in reverse_peers.py; the node peers in tests/peers/.
 Every test fails (never skips) when h2bridge lacks the feature.
 """
+import json
 import os
 import signal
 import ssl
@@ -517,6 +518,57 @@ def test_rolling_restart_no_failed_requests(spawner, certs, backends, workdir):
         "requests failed during the rolling restart", s, out[-1500:], diag(g, c, d))
     assert s.get("2xx") == s.get("done"), ("a request got a non-2xx status during the rolling restart", s)
     assert g.alive() and c.alive() and d.alive()
+
+
+def test_gateway_drain_connector_dials_replacement(spawner, certs, backends, workdir):
+    """A gateway that drains (SIGTERM) tells its origins at once with a GOAWAY;
+    the connector then dials the slot's replacement to the other gateway while
+    the old connection finishes its request.  One connection, two gateways:
+    a request through gateway B is served while a 4 s request through the
+    draining gateway A is still in flight, and that one completes."""
+    tok = "tok-" + os.urandom(8).hex()
+    tokf = write_secret(workdir, "gwdrain-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
+    oy = origin_yaml(token=tok, wait="1s")
+    a = gateway(spawner, certs, oy, defaults={"drain_timeout": "15s"})
+    b = gateway(spawner, certs, oy)
+    # one slot; the first dial goes to the first gateway listed: A
+    ccfg = connector_config(certs, [a.gw, b.gw], backends.h1.port, token_file=tokf, connections=1)
+    c = start_bridge(spawner, ccfg, "connector")
+    st, _, body = wait_served(a.pub, timeout=8)
+    assert st == 200 and body == b"hello", ("chain through A not serving", st, body, diag(a, c))
+    st, _, _ = get(b.pub, "/hello", timeout=5)
+    assert st == 503, ("B has no origin yet: want 503 after wait_for_origin", st, diag(b, c))
+
+    slow = {}
+
+    def slow_request():
+        slow["r"] = get(a.pub, "/sleep?ms=4000", timeout=20)
+        slow["t"] = time.monotonic()
+
+    th = threading.Thread(target=slow_request)
+    th.start()
+
+    def backend_has_it():
+        st, _, body = get(backends.h1.port, "/stats", timeout=5)
+        return st == 200 and any("sleep" in p for p in json.loads(body)["paths"])
+
+    assert wait_for(backend_has_it, 5), ("the slow request did not reach the backend", diag(a, c))
+    a.expect_exit = True
+    t0 = time.monotonic()
+    a.p.send_signal(signal.SIGTERM)
+    st, _, body = wait_served(b.pub, timeout=3.5)
+    t_b = time.monotonic()
+    assert st == 200 and body == b"hello", ("no replacement connection to B while A drains", st, body,
+                                            diag(a, b, c))
+    assert t_b - t0 < 2.5, "B served %.1f s after A's SIGTERM: the replacement waited for A's close" % (t_b - t0)
+    assert th.is_alive(), "the request through A ended before B was served: the test proves nothing"
+    th.join(20)
+    st, _, body = slow.get("r", (0, [], b"no answer"))
+    assert st == 200 and body == b"slept", ("the in-flight request through the draining gateway", st, body,
+                                            diag(a, c))
+    assert "dialing a replacement" in c.stderr(), diag(c)
+    assert a.p.wait(10) == 0, diag(a)
+    assert c.alive() and b.alive()
 
 
 def test_frozen_origin_found_by_ping(spawner, certs, backends, workdir):

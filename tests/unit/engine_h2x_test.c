@@ -380,7 +380,12 @@ typedef struct step {
   const char *s;
 } step;
 
-enum { F_CLIENT = 1, F_NOHS = 2, F_EXT = 4 /* the listener enables the test extension */ };
+enum {
+  F_CLIENT = 1,
+  F_NOHS = 2,
+  F_EXT = 4,        /* the listener enables the test extension */
+  F_GOAWAY_DRAIN = 8 /* conn->goaway_on_drain (a gateway's origin conn) */
+};
 
 typedef struct h2x_case {
   const char *name;
@@ -777,6 +782,14 @@ static const h2x_case client_cases[] = {
   {"§6.4 RST_STREAM from the server closes the stream", F_CLIENT,
    {OPEN(0), RST(1, HB_H2X_REFUSED_STREAM), XIDLE(1), XNO(HB_H2X_GOAWAY)}},
   {"§6.7 PING is answered in the client role too", F_CLIENT, {PING(0), XPINGACK()}},
+  {"§6.8 a draining client (upstream) sends no GOAWAY while a request is open; it completes, then it closes",
+   F_CLIENT,
+   {OPEN(1), XHDRS(1, 0), DRAIN(), XNO(HB_H2X_GOAWAY), XALIVE(), HDRS(1, EH, "200"), DATA(1, ES, 10),
+    XNO(HB_H2X_RST_STREAM), XCLOSED()}},
+  {"§6.8 a draining origin conn sends GOAWAY NO_ERROR at once; its open request still completes, then it closes",
+   F_CLIENT | F_GOAWAY_DRAIN,
+   {OPEN(1), XHDRS(1, 0), DRAIN(), XGOAWAY(HB_H2X_NO_ERROR, 0), XALIVE(), HDRS(1, EH, "200"), DATA(1, ES, 10),
+    XNO(HB_H2X_RST_STREAM), XCLOSED()}},
 };
 
 /* ---- running a case ---- */
@@ -1024,6 +1037,7 @@ static void run_case(const h2x_case *k) {
   CU_ASSERT(ok);
   if (ok) ok = peer_open(p, &e, (k->flags & F_CLIENT) != 0, !(k->flags & F_NOHS)) == 0;
   CU_ASSERT(ok);
+  if (ok && (k->flags & F_GOAWAY_DRAIN)) p->c->goaway_on_drain = 1;
   if (ok && !(k->flags & F_NOHS)) {
     /* §3.4: the engine's first frame is SETTINGS (after the preface, client role), acknowledged ours */
     int settings_first = p->nframes > 0 && p->frames[0].hd.type == HB_H2X_SETTINGS && !(p->frames[0].hd.flags & HB_H2X_FLAG_ACK);

@@ -14,16 +14,11 @@ struct hb_chunk {
 /* A cache of free chunks keeps the hot path off malloc (and off brk/trim:
  * benchmarks showed a 64-chunk cache thrashing at 16 KiB messages); bounded
  * in bytes (8 MiB) so an idle process gives memory back. */
-#define CACHE_MAX (HB_UNDER_ASAN ? 0 : 512)
-static hb_chunk *cache;
-static size_t ncache;
+static hb_freelist cache = HB_FREELIST_INIT(512);
 
 static hb_chunk *chunk_get(void) {
-  hb_chunk *c = cache;
-  if (c) {
-    cache = c->next;
-    ncache--;
-  } else {
+  hb_chunk *c = hb_freelist_get(&cache);
+  if (!c) {
     c = hb_malloc(sizeof(*c));
     if (!c) return NULL;
   }
@@ -32,24 +27,9 @@ static hb_chunk *chunk_get(void) {
   return c;
 }
 
-static void chunk_put(hb_chunk *c) {
-  if (ncache >= CACHE_MAX) {
-    hb_free(c);
-    return;
-  }
-  c->next = cache;
-  cache = c;
-  ncache++;
-}
+static void chunk_put(hb_chunk *c) { hb_freelist_put(&cache, c); }
 
-void hb_bufq_cache_trim(void) {
-  while (cache) {
-    hb_chunk *n = cache->next;
-    hb_free(cache);
-    cache = n;
-  }
-  ncache = 0;
-}
+void hb_bufq_cache_trim(void) { hb_freelist_trim(&cache); }
 
 void hb_bufq_init(hb_bufq *q, size_t limit) {
   q->head = q->tail = NULL;

@@ -48,9 +48,7 @@ struct hb_arena_block {
 /* Free standard blocks are kept for the next head: every request builds
  * several heads, and a 2 KiB malloc/free per head showed as 10-15% of a proxy's
  * CPU (glibc's slow path above tcache sizes).  Bounded; worker-local. */
-#define ARENA_CACHE_MAX (HB_UNDER_ASAN ? 0 : 256)
-static hb_arena_block *block_cache;
-static size_t nblock_cache;
+static hb_freelist block_cache = HB_FREELIST_INIT(256);
 
 /* Cached blocks belong to the allocator that made them: trim before a swap. */
 void hb_mem_set(const hb_mem *mem) {
@@ -58,13 +56,42 @@ void hb_mem_set(const hb_mem *mem) {
   cur = mem ? mem : &libc_mem;
 }
 
-void hb_arena_cache_trim(void) {
-  while (block_cache) {
-    hb_arena_block *n = block_cache->next;
-    hb_free(block_cache);
-    block_cache = n;
+void hb_arena_cache_trim(void) { hb_freelist_trim(&block_cache); }
+
+/* Every object put on a free list starts with its `next` pointer; it is read
+ * and written through memcpy, since the objects are of other struct types. */
+static void *fl_next(void *obj) {
+  void *n;
+  memcpy(&n, obj, sizeof(n));
+  return n;
+}
+
+void *hb_freelist_get(hb_freelist *fl) {
+  void *o = fl->head;
+  if (o) {
+    fl->head = fl_next(o);
+    fl->n--;
   }
-  nblock_cache = 0;
+  return o;
+}
+
+void hb_freelist_put(hb_freelist *fl, void *obj) {
+  if (fl->n >= fl->max) {
+    hb_free(obj);
+    return;
+  }
+  memcpy(obj, &fl->head, sizeof(fl->head));
+  fl->head = obj;
+  fl->n++;
+}
+
+void hb_freelist_trim(hb_freelist *fl) {
+  while (fl->head) {
+    void *n = fl_next(fl->head);
+    hb_free(fl->head);
+    fl->head = n;
+  }
+  fl->n = 0;
 }
 
 void hb_arena_init(hb_arena *a) {
@@ -77,11 +104,8 @@ void *hb_arena_alloc(hb_arena *a, size_t size) {
   hb_arena_block *b = a->head;
   if (!b || b->size - b->used < size) {
     size_t bsz = size > ARENA_BLOCK ? size : ARENA_BLOCK;
-    if (bsz == ARENA_BLOCK && block_cache) {
-      b = block_cache;
-      block_cache = b->next;
-      nblock_cache--;
-    } else {
+    b = bsz == ARENA_BLOCK ? hb_freelist_get(&block_cache) : NULL;
+    if (!b) {
       b = hb_malloc(sizeof(*b) + bsz);
       if (!b) return NULL;
     }
@@ -108,13 +132,10 @@ void hb_arena_reset(hb_arena *a) {
   hb_arena_block *b = a->head;
   while (b) {
     hb_arena_block *n = b->next;
-    if (b->size == ARENA_BLOCK && nblock_cache < ARENA_CACHE_MAX) {
-      b->next = block_cache;
-      block_cache = b;
-      nblock_cache++;
-    } else {
+    if (b->size == ARENA_BLOCK)
+      hb_freelist_put(&block_cache, b);
+    else
       hb_free(b);
-    }
     b = n;
   }
   a->head = NULL;

@@ -40,6 +40,22 @@ void hb_free(void *ptr);
 char *hb_strndup(const char *s, size_t len);
 char *hb_strdup(const char *s);
 
+/* Free list: a bounded cache of same-sized free objects (arena blocks, bufq
+ * chunks) so hot paths stay off malloc.  An object starts with its `next`
+ * pointer.  Worker-local; holds nothing under ASan (see HB_UNDER_ASAN). */
+typedef struct hb_freelist {
+  void *head;
+  size_t n, max;
+} hb_freelist;
+#define HB_FREELIST_INIT(max) {NULL, 0, HB_UNDER_ASAN ? 0 : (max)}
+
+/* A cached object (its contents stale), or NULL when the cache is empty. */
+void *hb_freelist_get(hb_freelist *fl);
+/* Keeps |obj| for reuse, or frees it when the cache is full. */
+void hb_freelist_put(hb_freelist *fl, void *obj);
+/* Frees everything cached. */
+void hb_freelist_trim(hb_freelist *fl);
+
 /* Arena: bump allocator over a list of blocks; hb_arena_reset frees them all. */
 typedef struct hb_arena_block hb_arena_block;
 typedef struct hb_arena {

@@ -67,6 +67,13 @@ void hb_conn_set_timer(hb_conn *c, double after) {
 }
 
 void hb_conn_arm_idle(hb_conn *c) {
+  /* While the worker drains, a pooled conn that falls idle (one dialed after
+   * the drain began, for a request taken before the final GOAWAY) is not kept
+   * for reuse: it drains too, or the process would wait for drain_timeout. */
+  if (c->pool && c->pool->nwait == 0 && c->w->draining && c->engine && c->engine->drain) {
+    c->engine->drain(c);
+    return;
+  }
   hb_conn_set_timer(c, c->pool ? c->pool->limits->idle_timeout : c->limits->idle_timeout);
 }
 

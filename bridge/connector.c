@@ -213,6 +213,9 @@ void hb_connector_on_ready(hb_conn *c) {
   /* A gateway that vanished without a FIN is found by PING, and redialed. */
   double iv = c->limits->ping_interval > 0 ? c->limits->ping_interval : 10;
   if (c->engine->keepalive) c->engine->keepalive(c, iv, iv / 2);
+  /* Dialed before a drain or reload stopped us: it would serve until
+   * drain_timeout (or for good, after a reload) -- drain it now. */
+  if (k->stopped || k->gen->w->draining) c->engine->drain(c);
 }
 
 void hb_connector_on_goaway(hb_conn *c) {

@@ -399,6 +399,34 @@ def test_sigterm_drains_h2_response(make_std_bridge):
     assert rc == 0, "exit status %r after drain\n%s" % (rc, b.bridge.stderr()[-3000:])
 
 
+def test_sigterm_exits_once_the_work_is_done(make_std_bridge):
+    """SIGTERM with request A in flight on the h1 pool's only connection;
+    request B, sent right after the signal (before the final GOAWAY), is
+    still taken and needs a second upstream connection, dialed during the
+    drain.  Once both are answered h2bridge exits at once -- a connection
+    dialed while draining is not kept idle in the pool until drain_timeout
+    (20 s here)."""
+    b = make_std_bridge()
+    c = H2Client(b.plain, timeout=30)
+    try:
+        a = c.send_request("GET", "/to-h1/sleep?ms=1500")
+        time.sleep(0.4)
+        b.bridge.signal(signal.SIGTERM)
+        s2 = c.send_request("GET", "/to-h1/hello")
+        c.wait([a, s2], timeout=10)
+        ra, rb = c.responses[a], c.responses[s2]
+        assert ra.ended and ra.status == 200 and bytes(ra.body) == b"slept", (ra.status, ra.reset, ra.body)
+        assert rb.ended and rb.status == 200 and bytes(rb.body) == b"hello", (rb.status, rb.reset, rb.body)
+    finally:
+        c.close()
+    t0 = time.monotonic()
+    rc = b.bridge.wait(timeout=25)
+    took = time.monotonic() - t0
+    assert rc == 0, "exit status %r after drain\n%s" % (rc, b.bridge.stderr()[-3000:])
+    assert took < 5, "h2bridge exited %.1f s after the last response (drain_timeout 20 s)\n%s" % (
+        took, b.bridge.stderr()[-3000:])
+
+
 # ---------------------------------------------------------------- slowloris
 
 def wait_closed(s, timeout):

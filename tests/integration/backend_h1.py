@@ -13,6 +13,8 @@ The endpoint is the LAST path segment, so routes may add prefixes
   big?n=BYTES    n bytes of pattern(), chunked (add &cl=1 for Content-Length)
   slow           reads the request, never answers
   sleep?ms=N     200 "slept" after N milliseconds
+  events?n=N&ms=M  text/event-stream, chunked: "data: i" events i=0..N-1,
+                 one every M milliseconds (the first at once)
   trailers       chunked body TRAILER_BODY, trailer x-checksum = sha256 hex
   count          number of requests seen (request lines read, /count and
                  /stats excluded)
@@ -271,6 +273,14 @@ def handle(conn):
             elif ep == "sleep":
                 time.sleep(int(q.get("ms", "0")) / 1000.0)
                 respond(conn, 200, b"slept")
+            elif ep == "events":
+                conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                          b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n")
+                for i in range(int(q.get("n", "1"))):
+                    if i:
+                        time.sleep(int(q.get("ms", "100")) / 1000.0)
+                    conn.send(chunk(b"data: %d\n\n" % i))
+                conn.send(b"0\r\n\r\n")
             elif ep == "badresp":
                 conn.send(BAD_RESPONSES[q.get("kind", "garbage")])
                 return

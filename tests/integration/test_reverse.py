@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import (READY_DEADLINE, MiB, curl, free_port, h1_get, pattern_sha256, require_tool,
+from conftest import (READY_DEADLINE, H2Client, MiB, curl, free_port, h1_get, pattern_sha256, require_tool,
                       sha256, wait_port)
 from reverse_peers import (APP_ROUTES, AUTH_PATH, INADEQUATE_SECURITY, NOT_AUTHORIZED, challenge_ok,
                            connector_config, events, gateway_config, node_gateway, node_origin,
@@ -419,6 +419,65 @@ def test_chain_rh2_bodies(spawner, certs, backends, workdir, upload_file, mode):
     log = wait_for(lambda: access_entries(g, "/sha256"), 3)
     assert log and all(e.get("proto_out") == "rh2" and e.get("upstream") == "app" for e in log), \
         (log, g.stderr()[-2000:])
+
+
+EVENTS_N, EVENTS_MS = 6, 400
+
+
+def event_arrivals(chunks, n):
+    """chunks: [(seconds since the request, bytes)]; the arrival time of each
+    "data: i" event, i = 0..n-1 (None where it never came)."""
+    buf, seen, out = b"", 0, [None] * n
+    for t, d in chunks:
+        buf += d
+        while seen < n and (b"data: %d\n\n" % seen) in buf:
+            out[seen] = t
+            seen += 1
+    return out
+
+
+@pytest.mark.parametrize("proto", ["rh2", "rh1"])
+@pytest.mark.parametrize("client", ["h1", "h2"])
+def test_chain_streams_events_as_they_come(spawner, certs, backends, workdir, proto, client):
+    """Server-sent events (text/event-stream, one every 400 ms) through
+    gateway -> {rh2, rh1} -> connector -> backend reach an h1 or h2 client
+    one by one: no event is held back for the next one or for the end of
+    the response (the stall users report with tunnels for SSE and streamed
+    LLM output)."""
+    g, c = chain(spawner, certs, backends, workdir, protocol=proto)
+    path = "/events?n=%d&ms=%d" % (EVENTS_N, EVENTS_MS)
+    chunks = []
+    t0 = time.monotonic()
+    if client == "h1":
+        s = socket.create_connection(("127.0.0.1", g.pub), timeout=10)
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, HOST)).encode())
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            chunks.append((time.monotonic() - t0, d))
+            if b"\r\n0\r\n\r\n" in b"".join(x for _, x in chunks[-2:]):
+                break
+        s.close()
+        head = b"".join(x for _, x in chunks).split(b"\r\n\r\n", 1)[0].lower()
+        assert head.startswith(b"http/1.1 200") and b"text/event-stream" in head, (head, diag(g, c))
+    else:
+        h = H2Client(g.gw, tls=True, ca=certs.ca, timeout=10)
+        try:
+            h.sink = lambda d: chunks.append((time.monotonic() - t0, d))
+            sid = h.send_request("GET", path, authority=HOST)
+            h.wait([sid], timeout=15)
+            r = h.responses[sid]
+            assert r.status == 200 and r.ended, (r.status, r.reset, diag(g, c))
+            assert r.header("content-type") == "text/event-stream"
+        finally:
+            h.close()
+    arrivals = event_arrivals(chunks, EVENTS_N)
+    assert None not in arrivals, ("events missing", arrivals, chunks[-3:], diag(g, c))
+    late = [(i, round(t - i * EVENTS_MS / 1000.0, 2)) for i, t in enumerate(arrivals)
+            if t - i * EVENTS_MS / 1000.0 > 0.3]
+    assert not late, ("events held back (event, seconds after it was due): %r; arrivals %r" % (late, arrivals),
+                      diag(g, c))
 
 
 def test_chain_websocket(spawner, certs, backends, workdir):

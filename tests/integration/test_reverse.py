@@ -786,6 +786,61 @@ def test_gateway_client_cert_pin(spawner, certs, client2, who):
     assert b.alive()
 
 
+# THREATS.md 1e: the origin's client certificate against a CA -- no cert,
+# self-signed, expired, another CA, wrong EKU (a serverAuth-only cert).
+BAD_CLIENT_CERTS = {
+    "no-cert": (None, "no client certificate"),
+    "self-signed": ("client-self", "self-signed certificate"),
+    "expired": ("client-expired", "certificate has expired"),
+    "other-ca": ("client-rogue", "unable to get local issuer certificate"),
+    "wrong-eku": ("server", "unsuitable certificate purpose"),
+}
+
+
+@pytest.mark.parametrize("case", ["valid"] + sorted(BAD_CLIENT_CERTS))
+@pytest.mark.parametrize("where", ["origin-auth-ca", "listener-client-ca"])
+def test_gateway_client_cert_ca(spawner, certs, case, where):
+    """An origin's client certificate checked against a CA, by the origin's
+    auth.ca (after the handshake: GOAWAY INADEQUATE_SECURITY naming OpenSSL's
+    reason, which the gateway logs) or by the listener's client_ca (the TLS
+    handshake fails).  Only a clientAuth certificate of that CA, valid now,
+    is served; a refused origin receives no request and the public side gets
+    503."""
+    tok = "tok-" + os.urandom(8).hex()
+    if where == "origin-auth-ca":
+        b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s", extra_auth="ca: %s" % certs.ca),
+                    alpn="[rh2, rh1]")
+    else:
+        b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"), alpn="[rh2, rh1]",
+                    listener_tls_extra=", client_ca: %s" % certs.ca)
+    if case == "valid":
+        kw, reason = {"cert": certs.client_cert, "key": certs.client_key}, None
+    else:
+        name, reason = BAD_CLIENT_CERTS[case]
+        kw = {"cert": certs.dir / (name + ".pem"), "key": certs.dir / (name + ".key")} if name else {}
+    o = node_origin(spawner, b.gw, certs, token=tok, **kw)
+    if case == "valid":
+        st, _, body = wait_served(b.pub, timeout=5)
+        assert st == 200 and body.startswith(b"hello from origin"), (st, body, diag(b, o))
+        return
+    refused = wait_for(lambda: events(o, "goaway") or events(o, "close") or events(o, "error"), 6)
+    assert refused, "origin with %s was not refused\n%s" % (case, diag(b, o))
+    if where == "origin-auth-ca":
+        ga = wait_for(lambda: events(o, "goaway"), 5)
+        assert ga, ("no GOAWAY for %s" % case, diag(b, o))
+        assert ga[0]["code"] == INADEQUATE_SECURITY and ga[0]["debug"].startswith(NOT_AUTHORIZED), ga
+        assert reason in ga[0]["debug"], ("GOAWAY debug data must name the reason", reason, ga)
+        assert reason in b.stderr(), ("the gateway's log lacks the reason %r" % reason, diag(b))
+    else:
+        # OpenSSL's words for a missing certificate differ at the handshake
+        want = "peer did not return a certificate" if case == "no-cert" else reason
+        assert wait_for(lambda: "certificate" in b.stderr() and want in b.stderr(), 5), (
+            "the failed handshake is not logged with its reason %r" % want, diag(b, o))
+    st, _, _ = get(b.pub, "/hello")
+    assert st == 503 and not events(o, "request"), (st, events(o, "request"), diag(b, o))
+    assert b.alive()
+
+
 def _ws_frame(payload, opcode=0x1):
     mask = os.urandom(4)
     n = len(payload)

@@ -263,6 +263,7 @@ void hb_limits_default(hb_limits *l) {
   l->max_listener_tunnels = 10000;
   l->ping_interval = 0;
   l->half_close_timeout = 60;
+  l->lingering_timeout = 2;
   l->h2_max_continuations = 8;
   l->h2_settings_timeout = 10;
   l->h2_max_empty_frames = 10;
@@ -504,6 +505,7 @@ static const kw limits_kw[] = {
     LIM(max_listener_tunnels, KW_UINT, 1, 100000000, HB_LIMIT_MAX_LISTENER_TUNNELS),
     LIM(ping_interval, KW_DURATION, 0, 0, HB_LIMIT_PING_INTERVAL),
     LIM(half_close_timeout, KW_DURATION, 0, 0, HB_LIMIT_HALF_CLOSE_TIMEOUT),
+    LIM(lingering_timeout, KW_DURATION, 0, 0, HB_LIMIT_LINGERING_TIMEOUT),
     LIM(h2_max_continuations, KW_UINT, 0, 1000, HB_LIMIT_H2_MAX_CONTINUATIONS),
     LIM(h2_settings_timeout, KW_DURATION, 0, 0, HB_LIMIT_H2_SETTINGS_TIMEOUT),
     LIM(h2_max_empty_frames, KW_UINT, 0, 100000, HB_LIMIT_H2_MAX_EMPTY_FRAMES),

@@ -52,6 +52,7 @@ enum hb_limit_key {
   HB_LIMIT_H2_SETTINGS_RATE,     /* ... and refill per second */
   HB_LIMIT_H2_PRIORITY_BURST,    /* h2x: PRIORITY frames from the peer: burst ... */
   HB_LIMIT_H2_PRIORITY_RATE,     /* ... and refill per second */
+  HB_LIMIT_LINGERING_TIMEOUT,    /* a socket we close reads the peer's last bytes this long */
   HB_LIMIT_COUNT
 };
 _Static_assert(HB_LIMIT_COUNT <= 64, "hb_limits.set has a bit per limit key");
@@ -90,6 +91,7 @@ typedef struct hb_limits {
   uint64_t h2_settings_rate;    /* 10 */
   uint64_t h2_priority_burst;   /* 1000 */
   uint64_t h2_priority_rate;    /* 100 */
+  double lingering_timeout;     /* 2s */
   uint64_t set;                 /* bit per enum hb_limit_key given explicitly */
 } hb_limits;
 

@@ -4,6 +4,7 @@
  * worker's prepare callback — never inside engine code.  See conn.h. */
 #include "conn.h"
 #include "connector.h"
+#include "linger.h"
 #include "engine.h"
 #include "gateway.h"
 #include "errors.h"
@@ -567,7 +568,13 @@ void hb_conn_close(hb_conn *c, const char *reason) {
     SSL_free(c->ssl);
     c->ssl = NULL;
   }
-  close(c->fd);
+  /* We close first and the peer may still be sending: linger, so that our
+   * last bytes are not lost to a reset (linger.h).  After the peer's EOF, or
+   * when we reset on purpose, close at once. */
+  if (!c->abort_close && !c->eof_seen && (was_open || c->role == HB_CONN_ACCEPTED) && !c->w->stopping)
+    hb_linger_start(c->w, c->fd, c->limits->lingering_timeout);
+  else
+    close(c->fd);
   c->fd = -1;
   hb_bufq_free(&c->out);
   hb_free(c->rbuf);

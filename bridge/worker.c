@@ -3,6 +3,7 @@
  * never write re-entrantly), signals, graceful drain and reload.  See
  * worker.h. */
 #include "worker.h"
+#include "linger.h"
 #include "h2x_ext.h"
 #include "engine.h"
 #include "errors.h"
@@ -317,7 +318,9 @@ int hb_worker_run(hb_worker *w) {
 }
 
 void hb_worker_free(hb_worker *w) {
+  w->stopping = 1;
   while (w->conns) hb_conn_close(w->conns, "shutdown");
+  hb_linger_close_all(w);
   w->posted = NULL;
   while (w->dead) {
     hb_conn *c = w->dead;

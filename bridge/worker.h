@@ -40,12 +40,15 @@ typedef struct hb_worker {
   size_t nconns;
   hb_conn *posted;        /* conns wanting a flush */
   hb_conn *dead;          /* closed conns to free */
+  struct hb_linger *lingering; /* closed sockets draining the peer's last bytes (linger.h) */
+  size_t nlingering;
   uint64_t next_conn_id, next_gen_id;
   ev_prepare prepare;
   ev_idle idle;           /* active while posted work remains */
   ev_signal sigterm, sigint, sighup;
   ev_timer drain_timer;
   int draining;
+  int stopping;           /* hb_worker_free: sockets close at once */
   int exit_code;
 } hb_worker;
 

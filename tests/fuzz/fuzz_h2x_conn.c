@@ -124,7 +124,8 @@ static void setup(void) {
   CHECK(f != NULL);
   fprintf(f,
           "log: { level: error, access: off }\n"
-          "defaults: { stream_window: 65535, connection_window: 131072, max_streams: 8 }\n"
+          /* lingering_timeout 0: a closed conn's socket goes at once, not after the run */
+          "defaults: { stream_window: 65535, connection_window: 131072, max_streams: 8, lingering_timeout: 0 }\n"
           "listeners:\n"
           "  - { name: t, listen: 127.0.0.1:%d, engine: h2x, extensions: [fuzz_ext] }\n",
           ntohs(a.sin_port));

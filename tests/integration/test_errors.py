@@ -6,6 +6,7 @@ import hashlib
 import os
 import signal
 import socket
+import ssl
 import time
 
 import pytest
@@ -425,6 +426,42 @@ def test_sigterm_exits_once_the_work_is_done(make_std_bridge):
     assert rc == 0, "exit status %r after drain\n%s" % (rc, b.bridge.stderr()[-3000:])
     assert took < 5, "h2bridge exited %.1f s after the last response (drain_timeout 20 s)\n%s" % (
         took, b.bridge.stderr()[-3000:])
+
+
+@pytest.mark.parametrize("listener", ["plain", "tls"])
+def test_error_response_survives_unread_request_bytes(make_std_bridge, certs, listener):
+    """A bad request head followed by 256 KiB the client sends before it
+    reads: h2bridge answers 400 and closes while those bytes are still
+    arriving.  Closing with unread input would send a TCP reset that
+    destroys the 400 before the client reads it; the lingering close
+    (lingering_timeout, RFC 9112 §9.6) half-closes and discards the rest."""
+    b = make_std_bridge()
+    raw = socket.create_connection(("127.0.0.1", b.plain if listener == "plain" else b.tls), timeout=10)
+    if listener == "tls":
+        ctx = ssl.create_default_context(cafile=str(certs.ca))
+        ctx.set_alpn_protocols(["http/1.1"])
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+    else:
+        s = raw
+    bad = b"POST /to-h1/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+    try:
+        s.sendall(bad + b"x" * (256 * 1024))
+    except OSError as e:
+        pytest.fail("h2bridge reset the connection while the client was still sending: %r" % e)
+    time.sleep(0.5)
+    data = b""
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    except (OSError, ssl.SSLError) as e:
+        pytest.fail("the connection was reset (%r) after %r: a reset can destroy the response unread" % (e, data[:200]))
+    finally:
+        s.close()
+    assert data.startswith(b"HTTP/1.1 400"), data[:300]
+    assert b.bridge.alive()
 
 
 # ---------------------------------------------------------------- slowloris

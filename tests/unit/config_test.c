@@ -105,6 +105,7 @@ static const char full_yaml[] =
     "  max_listener_tunnels: 5000\n"
     "  ping_interval: 15s\n"
     "  half_close_timeout: 20s\n"
+    "  lingering_timeout: 3s\n"
     "  h2_max_continuations: 4\n"
     "  h2_settings_timeout: 5s\n"
     "  h2_max_empty_frames: 5\n"
@@ -294,6 +295,7 @@ static void test_full(void) {
   CU_ASSERT_DOUBLE_EQUAL(cfg->defaults.drain_timeout, 1.5, 1e-9);
   CU_ASSERT_EQUAL(cfg->defaults.max_connections, 5000);
   CU_ASSERT_EQUAL(cfg->defaults.buffer, 128 * 1024);
+  CU_ASSERT_DOUBLE_EQUAL(cfg->defaults.lingering_timeout, 3, 1e-9);
   CU_ASSERT_EQUAL(cfg->defaults.set, ((uint64_t)1 << HB_LIMIT_COUNT) - 1);
 
   CU_ASSERT_EQUAL_FATAL(cfg->ncerts, 2);

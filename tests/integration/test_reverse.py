@@ -304,6 +304,64 @@ def test_gateway_garbage_origin(spawner, certs):
     assert st == 200, (st, body, diag(b, o2))
 
 
+# THREATS.md 1e, rh2 role inversion: on an rh2 connection the gateway is the
+# HTTP/2 client.  A raw origin (tests/integration/raw_origin.py) breaks the
+# server's rules; each is a connection PROTOCOL_ERROR, the origin gets no
+# request, the public side 503, and a good origin is served afterwards.
+@pytest.mark.parametrize("mode", ["client-preface", "even-headers", "odd-headers", "push"])
+def test_gateway_rh2_role_inversion(spawner, certs, mode):
+    from raw_origin import RawOrigin
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"))
+    o = RawOrigin(b.gw, certs.ca, mode, tok).start()
+    try:
+        assert o.wait_closed(8), ("the gateway kept an origin that broke the server's rules (%s)" % mode, diag(b))
+        assert o.error is None, o.error
+        assert o.goaway is not None and o.goaway[0] == 0x1, (
+            "want GOAWAY PROTOCOL_ERROR for %s, got %r" % (mode, o.goaway), o.frames, o.io_error, diag(b))
+        if mode == "push":
+            assert o.gateway_settings.get(0x2) == 0, ("the gateway must send SETTINGS_ENABLE_PUSH 0",
+                                                      o.gateway_settings)
+        st, _, _ = get(b.pub, "/hello")
+        assert st == 503 and not o.requests, (st, o.requests)
+    finally:
+        o.close()
+    good = RawOrigin(b.gw, certs.ca, "serve", tok, hold=0).start()
+    try:
+        st, _, body = wait_served(b.pub, timeout=5)
+        assert st == 200 and body == b"ok", (st, body, diag(b))
+    finally:
+        good.close()
+    assert b.alive()
+
+
+def test_gateway_respects_origin_max_concurrent_streams(spawner, certs):
+    """An origin that advertises SETTINGS_MAX_CONCURRENT_STREAMS 2 never has
+    more than 2 requests open at once, while 8 public requests wait for
+    room (wait_for_origin) and all get their 200."""
+    from raw_origin import RawOrigin
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="10s"))
+    o = RawOrigin(b.gw, certs.ca, "serve", tok, max_streams=2, hold=0.4).start()
+    try:
+        assert wait_for(lambda: o.auth_seen, 5), diag(b)
+        time.sleep(0.2)
+        results = []
+        ths = [threading.Thread(target=lambda: results.append(get(b.pub, "/hello", timeout=20)))
+               for _ in range(8)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(30)
+        assert [r[0] for r in results] == [200] * 8, ([r[0] for r in results], diag(b))
+        assert len(o.requests) == 8, len(o.requests)
+        assert o.max_open <= 2, "the origin had %d requests open at once (MAX_CONCURRENT_STREAMS 2)" % o.max_open
+        assert o.max_open == 2, "the gateway never used both streams: the test proves nothing"
+    finally:
+        o.close()
+    assert b.alive()
+
+
 # ================================================================ (b) node gateway + h2bridge connector
 
 @pytest.mark.parametrize("proto,mode", [("rh2", "token"), ("rh2", "hmac"), ("rh1", "token")])

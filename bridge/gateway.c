@@ -13,7 +13,6 @@
 #include "log.h"
 #include "mem.h"
 #include "pool.h"
-#include "secret.h"
 #include "stream.h"
 #include "tls.h"
 #include "worker.h"
@@ -41,8 +40,10 @@ static int pin_matches(const char *pin, const char *fp) {
   return fp[j] == '\0';
 }
 
-/* The certificate checks of origin |o| on conn |c|.  0 or a reason. */
-static const char *cert_check(hb_conn *c, const hb_config_origin *o) {
+/* The certificate checks of origin |oi| on conn |c|.  0 or a reason. */
+static const char *cert_check(hb_conn *c, size_t oi) {
+  const hb_config_origin *o = &c->gen->cfg->origins[oi];
+  const hb_pool *p = c->gen->opools[oi];
   if (o->nauth_client_cert_sha256) {
     char fp[65];
     if (hb_tls_peer_cert_sha256(c->ssl, fp) != 0) return "no client certificate";
@@ -51,9 +52,9 @@ static const char *cert_check(hb_conn *c, const hb_config_origin *o) {
       ok = pin_matches(o->auth_client_cert_sha256[i], fp);
     if (!ok) return "client certificate is not pinned for this origin";
   }
-  if (o->auth_ca) {
+  if (p->auth_store) {
     static char why[256];
-    if (hb_tls_peer_verify_ca(c->ssl, o->auth_ca, why, sizeof(why)) != 0) return why;
+    if (hb_tls_peer_verify_ca(c->ssl, p->auth_store, o->auth_ca, why, sizeof(why)) != 0) return why;
   }
   return NULL;
 }
@@ -127,7 +128,7 @@ void hb_gateway_start(hb_conn *c) {
   for (size_t i = 0; i < cfg->norigins && r->ncandidates < HB_ARRAY_LEN(r->candidates); i++) {
     const hb_config_origin *o = &cfg->origins[i];
     if (!has_protocol(o, c->alpn)) continue;
-    const char *why = cert_check(c, o);
+    const char *why = cert_check(c, i);
     if (why) {
       if (r->ncandidates == 0) first_reason = why;
       continue;
@@ -173,19 +174,12 @@ void hb_gateway_on_auth_head(hb_exchange *x, hb_stream *us) {
   const char *first_reason = "rejected";
   for (size_t k = 0; k < r->ncandidates; k++) {
     const hb_config_origin *o = &cfg->origins[r->candidates[k]];
-    uint8_t *key = NULL;
-    size_t keylen = 0;
-    char why_key[256];
-    if (o->auth_hmac_key_file && !(key = hb_secret_read(o->auth_hmac_key_file, &keylen, why_key, sizeof(why_key)))) {
-      if (k == 0) first_reason = "the origin's hmac_key_file cannot be read";
-      continue;
-    }
+    const hb_pool *p = c->gen->opools[r->candidates[k]];
     hb_rauth_policy pol;
-    policy_of(o, &pol, key, keylen);
+    policy_of(o, &pol, p->auth_key, p->auth_keylen);
     hb_rauth_grant g;
     const char *why = NULL;
     int rc = hb_rauth_check(&us->head, r->challenge, &pol, &g, &why);
-    hb_secret_free(key, keylen);
     if (rc == 0) {
       const hb_field *oid = hb_head_get(&us->head, "h2bridge-origin-id");
       if (oid && oid->valuelen < sizeof(r->origin_id)) memcpy(r->origin_id, oid->value, oid->valuelen + 1);

@@ -10,6 +10,7 @@
 #include "exchange.h"
 #include "log.h"
 #include "mem.h"
+#include "secret.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -54,7 +55,7 @@ int hb_pool_init(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen) 
   return 0;
 }
 
-void hb_pool_init_origin(hb_pool *p, hb_gen *gen, size_t idx) {
+int hb_pool_init_origin(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen) {
   memset(p, 0, sizeof(*p));
   p->w = gen->w;
   p->gen = gen;
@@ -64,10 +65,23 @@ void hb_pool_init_origin(hb_pool *p, hb_gen *gen, size_t idx) {
   p->name = p->origin->name;
   p->limits = &gen->cfg->defaults;
   p->max_streams_per_conn = (size_t)gen->cfg->defaults.max_streams;
+  const hb_config_origin *o = p->origin;
+  char why[256];
+  if (o->auth_ca && !(p->auth_store = hb_tls_ca_store(o->auth_ca, why, sizeof(why)))) goto fail;
+  if (o->auth_hmac_key_file && !(p->auth_key = hb_secret_read(o->auth_hmac_key_file, &p->auth_keylen, why, sizeof(why))))
+    goto fail;
+  return 0;
+fail:
+  snprintf(err, errlen, "%s:%d:%d: origin %s: %s", o->pos.file, o->pos.line, o->pos.col, o->name, why);
+  return HB_ERR_CONFIG;
 }
 
 void hb_pool_free(hb_pool *p) {
   if (p->ssl_ctx) SSL_CTX_free(p->ssl_ctx);
+  if (p->auth_store) X509_STORE_free(p->auth_store);
+  hb_secret_free(p->auth_key, p->auth_keylen);
+  p->auth_store = NULL;
+  p->auth_key = NULL;
   hb_free(p->conns);
   p->conns = NULL;
 }

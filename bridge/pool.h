@@ -29,6 +29,9 @@ typedef struct hb_pool {
   const hb_config_upstream *u;     /* forward pools */
   size_t idx;
   SSL_CTX *ssl_ctx;                /* NULL for cleartext */
+  X509_STORE *auth_store;          /* origin pools: auth.ca, loaded once per generation */
+  uint8_t *auth_key;               /* origin pools: auth.hmac_key_file's secret (owned) */
+  size_t auth_keylen;
   struct sockaddr_storage addr;
   socklen_t addrlen;
   hb_conn **conns;                 /* live conns of this pool */
@@ -42,8 +45,10 @@ typedef struct hb_pool {
 /* Resolves the upstream address and builds TLS state.  0 or HB_ERR_CONFIG (|err|). */
 int hb_pool_init(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen);
 /* An origin pool (reversed HTTP, gateway role): its conns are the origin's
- * authorized connections; requests wait for one up to wait_for_origin. */
-void hb_pool_init_origin(hb_pool *p, hb_gen *gen, size_t idx);
+ * authorized connections; requests wait for one up to wait_for_origin.  Loads
+ * the origin's auth.ca and HMAC key once, so no authorization reads a file.
+ * 0 or HB_ERR_CONFIG (|err|). */
+int hb_pool_init_origin(hb_pool *p, hb_gen *gen, size_t idx, char *err, size_t errlen);
 /* Adds the authorized origin conn |c| (its c->rev grant set) and serves
  * waiters.  0 or HB_ERR_NOMEM. */
 int hb_pool_add_origin_conn(hb_pool *p, hb_conn *c);

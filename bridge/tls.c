@@ -774,17 +774,27 @@ int hb_tls_connector_ctx_new(const hb_config *cfg, const hb_config_connector *k,
   return 0;
 }
 
-int hb_tls_peer_verify_ca(SSL *ssl, const char *ca_file, char *why, size_t len) {
+X509_STORE *hb_tls_ca_store(const char *ca_file, char *why, size_t len) {
+  X509_STORE *st = X509_STORE_new();
+  if (!st || X509_STORE_load_file(st, ca_file) != 1) {
+    snprintf(why, len, "cannot load CA %s", ca_file);
+    X509_STORE_free(st);
+    ERR_clear_error();
+    return NULL;
+  }
+  return st;
+}
+
+int hb_tls_peer_verify_ca(SSL *ssl, X509_STORE *st, const char *ca_file, char *why, size_t len) {
   X509 *cert = SSL_get0_peer_certificate(ssl);
   if (!cert) {
     snprintf(why, len, "no client certificate");
     return HB_ERR_INVALID;
   }
-  X509_STORE *st = X509_STORE_new();
   X509_STORE_CTX *ctx = X509_STORE_CTX_new();
   int rv = HB_ERR_INVALID;
-  if (!st || !ctx || X509_STORE_load_file(st, ca_file) != 1) {
-    snprintf(why, len, "cannot load CA %s", ca_file);
+  if (!ctx) {
+    snprintf(why, len, "out of memory");
     goto done;
   }
   if (X509_STORE_CTX_init(ctx, st, cert, SSL_get_peer_cert_chain(ssl)) != 1) {
@@ -800,7 +810,6 @@ int hb_tls_peer_verify_ca(SSL *ssl, const char *ca_file, char *why, size_t len) 
   }
 done:
   X509_STORE_CTX_free(ctx);
-  X509_STORE_free(st);
   ERR_clear_error();
   return rv;
 }

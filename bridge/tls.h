@@ -85,9 +85,12 @@ int hb_tls_peer_cert_sha256(SSL *ssl, char out[65]);
 int hb_tls_connector_ctx_new(const hb_config *cfg, const hb_config_connector *k, SSL_CTX **out, char *err,
                              size_t errlen);
 
-/* Verifies the peer certificate of |ssl| (and the chain it sent) against the
- * CA in |ca_file|, for the clientAuth purpose.  0, or HB_ERR_INVALID with a
- * reason in |why|. */
-int hb_tls_peer_verify_ca(SSL *ssl, const char *ca_file, char *why, size_t len);
+/* A certificate store holding the CAs of |ca_file| (the caller frees it with
+ * X509_STORE_free), or NULL with a reason in |why|. */
+X509_STORE *hb_tls_ca_store(const char *ca_file, char *why, size_t len);
+/* Verifies the peer certificate of |ssl| (and the chain it sent) against
+ * |store| (built from |ca_name|, named in reasons), for the clientAuth
+ * purpose.  0, or HB_ERR_INVALID with a reason in |why|. */
+int hb_tls_peer_verify_ca(SSL *ssl, X509_STORE *store, const char *ca_name, char *why, size_t len);
 
 #endif

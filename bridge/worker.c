@@ -115,7 +115,7 @@ static int gen_new(hb_worker *w, hb_config *cfg, hb_gen *old, hb_gen **out, char
       break;
     }
     g->opools[g->nopools++] = p;
-    hb_pool_init_origin(p, g, i);
+    rc = hb_pool_init_origin(p, g, i, err, errlen);
   }
   for (size_t i = 0; rc == 0 && i < cfg->nconnectors; i++) {
     hb_connector *k = hb_calloc(1, sizeof(*k));

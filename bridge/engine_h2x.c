@@ -1199,10 +1199,6 @@ static void on_frame(h2x *h, const hb_h2x_frame_hd *hd, const uint8_t *payload) 
     conn_error(h, HB_H2X_PROTOCOL_ERROR, "header block interrupted");
     return;
   }
-  if (!h->remote_settings_seen && (hd->type != HB_H2X_SETTINGS || (hd->flags & HB_H2X_FLAG_ACK))) {
-    conn_error(h, HB_H2X_PROTOCOL_ERROR, "the first frame is not SETTINGS");
-    return;
-  }
   if (h->ext && hd->type > HB_H2X_CONTINUATION) {
     const hb_h2x_ext_frame_def *fd;
     int i = hb_h2x_ext_frame_owner(h->ext, hd->type, &fd);
@@ -1373,6 +1369,7 @@ static int x_init(hb_conn *c) {
   bucket_init(h, &h->prio_b, (double)l->h2_priority_burst, (double)l->h2_priority_rate);
   if (hb_h2x_reader_init(&h->rd, HB_H2X_MIN_MAX_FRAME_SIZE) != 0) return HB_ERR_INVALID;
   if (h->server) hb_h2x_reader_expect_preface(&h->rd);
+  hb_h2x_reader_expect_settings(&h->rd);
   if (hb_hpack_new(&h->inf, &h->def, X_DEFLATE_TABLE) != 0) return HB_ERR_NOMEM;
   if (!h->server) out(h, (const uint8_t *)HB_H2X_PREFACE, HB_H2X_PREFACE_LEN, 0);
   hb_h2x_setting iv[5 + HB_H2X_EXT_MAX * HB_H2X_EXT_MAX_SETTINGS];

@@ -134,6 +134,8 @@ void hb_h2x_reader_expect_preface(hb_h2x_reader *r) {
   r->preface_matched = 0;
 }
 
+void hb_h2x_reader_expect_settings(hb_h2x_reader *r) { r->expect_settings = 1; }
+
 int hb_h2x_reader_set_max(hb_h2x_reader *r, uint32_t max_frame_size) {
   if (!valid_max(max_frame_size)) return HB_ERR_INVALID;
   r->max_frame_size = max_frame_size;
@@ -207,6 +209,12 @@ ssize_t hb_h2x_reader_feed(hb_h2x_reader *r, const uint8_t *in, size_t len,
     }
     r->hdlen = 0;
     hb_h2x_frame_hd_unpack(h, &r->hd);
+    if (r->expect_settings) {
+      r->expect_settings = 0;
+      if (r->hd.type != HB_H2X_SETTINGS || (r->hd.flags & HB_H2X_FLAG_ACK))
+        return reader_fail(r, HB_ERR_PROTO, HB_H2X_PROTOCOL_ERROR, "the first frame is not SETTINGS", err_code,
+                           reason);
+    }
     if (r->hd.length > r->max_frame_size)
       return reader_fail(r, HB_ERR_PROTO, HB_H2X_FRAME_SIZE_ERROR,
                          "frame larger than SETTINGS_MAX_FRAME_SIZE", err_code, reason);

@@ -168,6 +168,7 @@ typedef struct hb_h2x_reader {
   hb_h2x_frame_hd hd;      /* header of the frame being buffered */
   uint8_t *buf;            /* partial payload, owned, bufcap <= max_frame_size */
   size_t bufcap, buflen;
+  int expect_settings;     /* the next frame must be SETTINGS without ACK (§3.4) */
   int err;                 /* sticky HB_ERR_* once in ERROR */
   uint32_t err_code;       /* its wire code */
   const char *err_reason;  /* its static reason */
@@ -181,6 +182,10 @@ int hb_h2x_reader_init(hb_h2x_reader *r, uint32_t max_frame_size);
 /* Makes the next feed expect the client preface before the first frame
  * (server side).  Only before the first feed. */
 void hb_h2x_reader_expect_preface(hb_h2x_reader *r);
+/* Makes the first frame (after any preface) a PROTOCOL_ERROR unless it is a
+ * SETTINGS without ACK (RFC 9113 §3.4), checked on its header -- before its
+ * length, which for a peer not speaking HTTP/2 is any number. */
+void hb_h2x_reader_expect_settings(hb_h2x_reader *r);
 /* Changes the payload limit for frame headers read from now on (a frame
  * already being buffered keeps its accepted length).  The engine keeps the old,
  * larger value until the peer acknowledged a lowered setting (§6.5.3).  Frees

@@ -205,10 +205,15 @@ case("preface-headers-first", "RFC 9113 §3.4",
      preface_then(hdrs(1, status_block(), end_stream=True)), conn(PROTOCOL_ERROR, or_close=True),
      start=False)
 case("preface-http1-garbage", "RFC 9113 §3.4",
-     "an HTTP/1.1 response instead of the server preface: invalid preface (PROTOCOL_ERROR; its "
-     "first 'frame' also has a length of 0x485454, so FRAME_SIZE_ERROR is seen first by some)",
+     "an HTTP/1.1 response instead of the server preface: invalid preface, PROTOCOL_ERROR (its "
+     "first 'frame' also claims a length of 0x485454: the type is judged before the length)",
      preface_then(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
-     conn_any((PROTOCOL_ERROR, FRAME_SIZE_ERROR)), start=False)
+     conn(PROTOCOL_ERROR, or_close=True), start=False)
+case("preface-client-preface", "RFC 9113 §3.4",
+     "the server sends the CLIENT preface (a peer with the roles inverted, as on a misbehaving rh2 "
+     "origin): invalid preface, PROTOCOL_ERROR",
+     preface_then(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(SETTINGS, 0, 0, b"")),
+     conn(PROTOCOL_ERROR, or_close=True), start=False)
 case("preface-eof", "RFC 9113 §3.4 / §8.7",
      "the server closes right after the client preface: the request fails with 502",
      lambda sc, x: (sc.read_preface(), sc.close()),

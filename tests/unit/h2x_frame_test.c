@@ -471,6 +471,39 @@ static void test_reader_preface(void) {
   CU_ASSERT_EQUAL(m, HB_H2X_PREFACE_LEN);
 }
 
+/* RFC 9113 §3.4: the first frame must be SETTINGS (no ACK); judged on its
+ * header, before its length (a client preface read by a client is a frame
+ * header claiming 5 MiB). */
+static void test_reader_first_settings(void) {
+  uint8_t buf[128];
+  hb_h2x_reader r;
+  got g;
+  size_t len = (size_t)hb_h2x_pack_settings(buf, sizeof(buf), NULL, 0);
+  len += (size_t)hb_h2x_pack_ping(buf + len, sizeof(buf) - len, 0, (const uint8_t *)"12345678");
+  for (size_t step = 0; step < 3; step++) {
+    hb_h2x_reader_init(&r, 16384);
+    hb_h2x_reader_expect_settings(&r);
+    feed_all(&r, buf, len, step, &g);
+    CU_ASSERT(g.n == 2 && g.err == 0 && g.hd[0].type == HB_H2X_SETTINGS && g.hd[1].type == HB_H2X_PING);
+    hb_h2x_reader_free(&r);
+  }
+  uint8_t ack[16], ping[32];
+  size_t acklen = (size_t)hb_h2x_pack_settings(ack, sizeof(ack), NULL, 0);
+  ack[4] |= HB_H2X_FLAG_ACK;
+  size_t pinglen = (size_t)hb_h2x_pack_ping(ping, sizeof(ping), 0, (const uint8_t *)"12345678");
+  const struct {
+    const uint8_t *p;
+    size_t n;
+  } bad[] = {{(const uint8_t *)HB_H2X_PREFACE, HB_H2X_PREFACE_LEN}, {ack, acklen}, {ping, pinglen}};
+  for (size_t i = 0; i < HB_ARRAY_LEN(bad); i++) {
+    hb_h2x_reader_init(&r, 16384);
+    hb_h2x_reader_expect_settings(&r);
+    feed_all(&r, bad[i].p, bad[i].n, 1, &g);
+    CU_ASSERT(g.n == 0 && g.err == HB_ERR_PROTO && g.code == HB_H2X_PROTOCOL_ERROR);
+    hb_h2x_reader_free(&r);
+  }
+}
+
 static int fail_alloc;
 static void *t_malloc(size_t n, void *ud) {
   (void)ud;
@@ -713,6 +746,7 @@ int hb_test_h2x_frame(void) {
       !CU_add_test(s, "reader splits", test_reader_splits) ||
       !CU_add_test(s, "reader max frame size", test_reader_max) ||
       !CU_add_test(s, "reader preface", test_reader_preface) ||
+      !CU_add_test(s, "reader first SETTINGS", test_reader_first_settings) ||
       !CU_add_test(s, "reader nomem", test_reader_nomem) ||
       !CU_add_test(s, "pack round trip", test_pack_round_trip) ||
       !CU_add_test(s, "pack limits", test_pack_limits) ||

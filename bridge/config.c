@@ -1271,6 +1271,7 @@ static const kw connector_kw[] = {
     {.name = "backoff", .type = KW_MAP, .off = NO_OFF, .sub = backoff_kw},
     {.name = "on_auth_failure", .type = KW_CHOICE, .off = offsetof(hb_config_connector, on_auth_failure),
      .values = on_auth_values},
+    {.name = "engine", .type = KW_ENUM, .off = offsetof(hb_config_connector, engine), .values = engine_values},
     {.name = NULL}};
 
 static void parse_connector(loader *L, yaml_node_t *item, const char *key) {
@@ -1285,6 +1286,7 @@ static void parse_connector(loader *L, yaml_node_t *item, const char *key) {
   c->backoff_initial = 0.1;
   c->backoff_max = 30;
   c->client_cert = -1;
+  c->engine = HB_ENGINE_NGHTTP2;
   parse_map(L, item, key, connector_kw, c, NULL, NULL);
   if (L->stop) return;
   for (size_t i = 0; c->name && i + 1 < cfg->nconnectors; i++)

@@ -171,6 +171,7 @@ typedef struct hb_config_connector {
   uint64_t max_connections; /* rh1: grow up to this while all are busy (0: = connections) */
   double backoff_initial, backoff_max;
   char *on_auth_failure; /* retry | exit */
+  int engine;            /* enum hb_engine_kind: the HTTP/2 engine of rh2 connections */
   hb_pos pos;
 } hb_config_connector;
 

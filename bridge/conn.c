@@ -276,11 +276,12 @@ static int handshake_step(hb_conn *c) {
   return HB_ERR_IO;
 }
 
-/* The HTTP/2 engine of |c|: h2x when its listener or upstream says
+/* The HTTP/2 engine of |c|: h2x when its listener, upstream or connector says
  * `engine: h2x`, else nghttp2. */
 static const hb_engine_ops *h2_engine_for(const hb_conn *c) {
   if (c->listener && c->listener->cfg && c->listener->cfg->engine == HB_ENGINE_H2X) return &hb_engine_h2x;
   if (c->pool && c->pool->u && c->pool->u->engine == HB_ENGINE_H2X) return &hb_engine_h2x;
+  if (c->connector && c->connector->cfg->engine == HB_ENGINE_H2X) return &hb_engine_h2x;
   return &hb_engine_h2;
 }
 

@@ -151,7 +151,7 @@ def origin_yaml(name="app", authorities=("app.example.com",), paths=("/",), toke
 
 
 def gateway_config(certs, pub, gw, origins, routes, alpn="[h2, http/1.1, rh2, rh1]", defaults=None,
-                   extra_listeners="", listener_tls_extra="", log_level="info"):
+                   extra_listeners="", listener_tls_extra="", log_level="info", engine="nghttp2"):
     """pub: plain public listener; gw: TLS listener (alpn as given) for public
     h2/h1 clients and dialing origins. origins: YAML items text; routes: list of
     YAML flow-mapping strings; defaults: dict overriding the defaults."""
@@ -166,7 +166,7 @@ defaults:
   - {{ name: gw, cert: {certs.server_cert}, key: {certs.server_key} }}
 listeners:
   - {{ name: pub, listen: 127.0.0.1:{pub} }}
-  - {{ name: gw, listen: 127.0.0.1:{gw}, tls: {{ certificates: [gw], alpn: {alpn}{listener_tls_extra} }} }}
+  - {{ name: gw, listen: 127.0.0.1:{gw}, engine: {engine}, tls: {{ certificates: [gw], alpn: {alpn}{listener_tls_extra} }} }}
 {extra_listeners}origins:
 {origins}routes:
 {rts}"""
@@ -179,7 +179,7 @@ APP_ROUTES = ["{ match: { authority: app.example.com, protocol: websocket }, to:
 def connector_config(certs, gw_ports, backend_port, protocol="rh2", token_file=None, hmac_key_file=None,
                      authorities=("app.example.com",), paths=("/",), connections=2, sni="localhost",
                      backoff="{ initial: 100ms, max: 1s }", on_auth_failure="retry", ws_port=None,
-                     ca=None, extra="", log_level="info"):
+                     ca=None, extra="", log_level="info", engine="nghttp2"):
     auth = ""
     if token_file:
         auth += "    token_file: %s\n" % token_file
@@ -208,6 +208,7 @@ connectors:
     connections: {connections}
     backoff: {backoff}
     on_auth_failure: {on_auth_failure}
+    engine: {engine}
 {extra}upstreams:
 {ups}routes:
 {rts}"""

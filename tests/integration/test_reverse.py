@@ -25,6 +25,10 @@ from reverse_peers import (APP_ROUTES, AUTH_PATH, INADEQUATE_SECURITY, NOT_AUTHO
                            origin_yaml, parse_h2load, peer_log, sha256_hex, wait_for, write_secret)
 
 HOST = "app.example.com"
+# The HTTP/2 engine of both ends of rh2 connections (issue 5: every proxy test
+# runs on h2x too): h2x is then the client on a connection it accepted and the
+# server on one it dialed.
+ENGINES = ["nghttp2", "h2x"]
 
 
 # ---------------------------------------------------------------- helpers
@@ -308,11 +312,12 @@ def test_gateway_garbage_origin(spawner, certs):
 # HTTP/2 client.  A raw origin (tests/integration/raw_origin.py) breaks the
 # server's rules; each is a connection PROTOCOL_ERROR, the origin gets no
 # request, the public side 503, and a good origin is served afterwards.
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("mode", ["client-preface", "even-headers", "odd-headers", "push"])
-def test_gateway_rh2_role_inversion(spawner, certs, mode):
+def test_gateway_rh2_role_inversion(spawner, certs, mode, engine):
     from raw_origin import RawOrigin
     tok = "tok-" + os.urandom(8).hex()
-    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"))
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="1s"), engine=engine)
     o = RawOrigin(b.gw, certs.ca, mode, tok).start()
     try:
         assert o.wait_closed(8), ("the gateway kept an origin that broke the server's rules (%s)" % mode, diag(b))
@@ -335,13 +340,14 @@ def test_gateway_rh2_role_inversion(spawner, certs, mode):
     assert b.alive()
 
 
-def test_gateway_respects_origin_max_concurrent_streams(spawner, certs):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_gateway_respects_origin_max_concurrent_streams(spawner, certs, engine):
     """An origin that advertises SETTINGS_MAX_CONCURRENT_STREAMS 2 never has
     more than 2 requests open at once, while 8 public requests wait for
     room (wait_for_origin) and all get their 200."""
     from raw_origin import RawOrigin
     tok = "tok-" + os.urandom(8).hex()
-    b = gateway(spawner, certs, origin_yaml(token=tok, wait="10s"))
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="10s"), engine=engine)
     o = RawOrigin(b.gw, certs.ca, "serve", tok, max_streams=2, hold=0.4).start()
     try:
         assert wait_for(lambda: o.auth_seen, 5), diag(b)
@@ -441,7 +447,11 @@ def test_connector_refuses_bad_gateway(spawner, certs, backends, workdir, kind):
 # ================================================================ (c) h2bridge gateway + h2bridge connector
 
 def chain(spawner, certs, backends, workdir, protocol="rh2", connections=2, ws_port=None, wait="2s",
-          gw_defaults=None, mode="token", backoff="{ initial: 100ms, max: 1s }"):
+          gw_defaults=None, mode="token", backoff="{ initial: 100ms, max: 1s }", engine="nghttp2"):
+    """gateway -> {protocol} -> connector -> backends; |engine| is the HTTP/2
+    engine of both ends of the rh2 connections (h2x: client role on the
+    connection the gateway accepted, server role on the one the connector
+    dialed)."""
     tok = "tok-" + os.urandom(8).hex()
     key = write_secret(workdir, "chain-%s.key" % os.urandom(4).hex(), os.urandom(32))
     tokf = write_secret(workdir, "chain-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
@@ -449,9 +459,9 @@ def chain(spawner, certs, backends, workdir, protocol="rh2", connections=2, ws_p
         oy, ck = origin_yaml(token=tok, wait=wait), {"token_file": tokf}
     else:
         oy, ck = origin_yaml(hmac_file=key, wait=wait), {"hmac_key_file": key}
-    g = gateway(spawner, certs, oy, defaults=gw_defaults)
+    g = gateway(spawner, certs, oy, defaults=gw_defaults, engine=engine)
     ccfg = connector_config(certs, [g.gw], backends.h1.port, protocol=protocol, connections=connections,
-                            ws_port=ws_port, backoff=backoff, **ck)
+                            ws_port=ws_port, backoff=backoff, engine=engine, **ck)
     c = start_bridge(spawner, ccfg, "connector")
     c.config_text = ccfg
     st, _, body = wait_served(g.pub, timeout=8)
@@ -460,9 +470,10 @@ def chain(spawner, certs, backends, workdir, protocol="rh2", connections=2, ws_p
     return g, c
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("mode", ["token", "hmac"])
-def test_chain_rh2_bodies(spawner, certs, backends, workdir, upload_file, mode):
-    g, c = chain(spawner, certs, backends, workdir, mode=mode)
+def test_chain_rh2_bodies(spawner, certs, backends, workdir, upload_file, mode, engine):
+    g, c = chain(spawner, certs, backends, workdir, mode=mode, engine=engine)
     r = curl("https://localhost:%d/hello" % g.gw, "h2-tls", certs, args=host_args())
     assert r.status == 200 and r.body == b"hello" and r.version == "2", r
     f, digest = upload_file
@@ -538,10 +549,11 @@ def test_chain_streams_events_as_they_come(spawner, certs, backends, workdir, pr
                       diag(g, c))
 
 
-def test_chain_websocket(spawner, certs, backends, workdir):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chain_websocket(spawner, certs, backends, workdir, engine):
     from ws_peers import node_client, node_server
     ws = node_server(spawner, "ws-echo-server")
-    g, c = chain(spawner, certs, backends, workdir, ws_port=ws.port)
+    g, c = chain(spawner, certs, backends, workdir, ws_port=ws.port, engine=engine)
     res = node_client("ws-client", "ws://127.0.0.1:%d/ws/chat" % g.pub, count=8, sizes=[1, 125, 126, 70000],
                       close=4001, headers=["Host: " + HOST])
     assert res.get("error") is None and res["ok"] == 8 and res["bad"] == 0, (res, diag(g, c, ws))
@@ -554,8 +566,9 @@ def _h2load(url, n, c, m, extra=(), timeout=90):
                              *extra, url], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_chain_load_kill_restart(spawner, certs, backends, workdir):
-    g, c = chain(spawner, certs, backends, workdir, connections=4, wait="3s")
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chain_load_kill_restart(spawner, certs, backends, workdir, engine):
+    g, c = chain(spawner, certs, backends, workdir, connections=4, wait="3s", engine=engine)
     # warm-up: 1,000 concurrent-ish requests over 4 reversed connections
     p = _h2load("https://127.0.0.1:%d/hello" % g.gw, 1000, 4, 50)
     out, _ = p.communicate(timeout=60)
@@ -593,15 +606,16 @@ def test_chain_load_kill_restart(spawner, certs, backends, workdir):
     assert g.alive()
 
 
-def test_rolling_restart_no_failed_requests(spawner, certs, backends, workdir):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_rolling_restart_no_failed_requests(spawner, certs, backends, workdir, engine):
     """docs/reverse.md's rolling-restart recipe under load: two connector
     instances A and B; start C, wait for its connections to be authorized,
     SIGTERM A; start D, wait, SIGTERM B.  h2load runs through the gateway the
     whole time: zero failed, errored or timed-out requests, every one 2xx."""
     tok = "tok-" + os.urandom(8).hex()
     tokf = write_secret(workdir, "roll-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
-    g = gateway(spawner, certs, origin_yaml(token=tok, wait="3s"))
-    ccfg = connector_config(certs, [g.gw], backends.h1.port, token_file=tokf, connections=2)
+    g = gateway(spawner, certs, origin_yaml(token=tok, wait="3s"), engine=engine)
+    ccfg = connector_config(certs, [g.gw], backends.h1.port, token_file=tokf, connections=2, engine=engine)
 
     def authorized():
         return g.stderr().count("origin app authorized")
@@ -637,7 +651,8 @@ def test_rolling_restart_no_failed_requests(spawner, certs, backends, workdir):
     assert g.alive() and c.alive() and d.alive()
 
 
-def test_gateway_drain_connector_dials_replacement(spawner, certs, backends, workdir):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_gateway_drain_connector_dials_replacement(spawner, certs, backends, workdir, engine):
     """A gateway that drains (SIGTERM) tells its origins at once with a GOAWAY;
     the connector then dials the slot's replacement to the other gateway while
     the old connection finishes its request.  One connection, two gateways:
@@ -646,10 +661,10 @@ def test_gateway_drain_connector_dials_replacement(spawner, certs, backends, wor
     tok = "tok-" + os.urandom(8).hex()
     tokf = write_secret(workdir, "gwdrain-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
     oy = origin_yaml(token=tok, wait="1s")
-    a = gateway(spawner, certs, oy, defaults={"drain_timeout": "15s"})
-    b = gateway(spawner, certs, oy)
+    a = gateway(spawner, certs, oy, defaults={"drain_timeout": "15s"}, engine=engine)
+    b = gateway(spawner, certs, oy, engine=engine)
     # one slot; the first dial goes to the first gateway listed: A
-    ccfg = connector_config(certs, [a.gw, b.gw], backends.h1.port, token_file=tokf, connections=1)
+    ccfg = connector_config(certs, [a.gw, b.gw], backends.h1.port, token_file=tokf, connections=1, engine=engine)
     c = start_bridge(spawner, ccfg, "connector")
     st, _, body = wait_served(a.pub, timeout=8)
     assert st == 200 and body == b"hello", ("chain through A not serving", st, body, diag(a, c))
@@ -688,16 +703,17 @@ def test_gateway_drain_connector_dials_replacement(spawner, certs, backends, wor
     assert c.alive() and b.alive()
 
 
-def test_frozen_origin_found_by_ping(spawner, certs, backends, workdir):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_frozen_origin_found_by_ping(spawner, certs, backends, workdir, engine):
     """An origin that stops answering (SIGSTOP: no FIN, no RST) is found by the
     gateway's PING within ping_interval + ping_timeout; requests then get 503
     after wait_for_origin instead of hanging until response_timeout; when it
     thaws it reconnects and serves again."""
     tok = "tok-" + os.urandom(8).hex()
     tokf = write_secret(workdir, "frozen-%s.txt" % os.urandom(4).hex(), (tok + "\n").encode())
-    g = gateway(spawner, certs, origin_yaml(token=tok, wait="1s", ping_interval="1s", ping_timeout="1s"))
+    g = gateway(spawner, certs, origin_yaml(token=tok, wait="1s", ping_interval="1s", ping_timeout="1s"), engine=engine)
     ccfg = connector_config(certs, [g.gw], backends.h1.port, token_file=tokf, connections=1,
-                            backoff="{ initial: 100ms, max: 300ms }")
+                            backoff="{ initial: 100ms, max: 300ms }", engine=engine)
     ccfg = ccfg.replace("  drain_timeout: 2s\n", "  drain_timeout: 2s\n  idle_timeout: 60s\n")
     c = start_bridge(spawner, ccfg, "connector")
     st, _, body = wait_served(g.pub, timeout=8)
@@ -912,12 +928,13 @@ def _ws_frame(payload, opcode=0x1):
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def test_chain_websocket_h2_extended_connect(spawner, certs, backends, workdir):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_chain_websocket_h2_extended_connect(spawner, certs, backends, workdir, engine):
     """RFC 8441 on the public side -> rh2 -> connector -> RFC 6455 backend."""
     from conftest import H2Client, H2Response
     from ws_peers import node_server
     ws = node_server(spawner, "ws-echo-server")
-    g, c = chain(spawner, certs, backends, workdir, ws_port=ws.port)
+    g, c = chain(spawner, certs, backends, workdir, ws_port=ws.port, engine=engine)
     cl = H2Client(g.gw, tls=True, ca=certs.ca, validate=False)
     try:
         deadline = time.monotonic() + 5

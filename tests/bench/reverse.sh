@@ -11,6 +11,9 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 H2B=${H2BRIDGE:-$top/h2bridge}
 N=${N:-60000}; C=${C:-4}; M=${M:-32}; ROUNDS=${ROUNDS:-5}
+# ENGINE=h2x runs every h2bridge HTTP/2 leg (both ends of rh2, and of the
+# forward chain's h2) on h2bridge's own engine instead of nghttp2.
+ENGINE=${ENGINE:-nghttp2}
 w=$(mktemp -d /tmp/h2b-rbench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$w"' EXIT
 sh "$top/tests/data/gen-certs.sh" "$w" >/dev/null 2>&1
@@ -39,6 +42,7 @@ run() { # name front_port pid1 pid2
   echo "$name $cpu_us" >> "$w/cpu"
 }
 
+echo "# h2bridge HTTP/2 engine: $ENGINE"
 printf '%-8s %10s %8s %10s %10s %12s\n' chain req/s ok p50_us p99_us cpu_us/req
 # Each round runs the three chains one after another (fresh processes), so
 # drift on a shared machine hits all three alike; the ratios use each
@@ -49,7 +53,7 @@ for round in $(seq "$ROUNDS"); do
 G=$(port); cat > "$w/gw.yaml" <<Y
 log: { level: error, access: off }
 certificates: [ { name: s, cert: $w/server.pem, key: $w/server.key } ]
-listeners: [ { name: gw, listen: 127.0.0.1:$G, tls: { certificates: [s], alpn: [h2, http/1.1, rh2] } } ]
+listeners: [ { name: gw, listen: 127.0.0.1:$G, engine: $ENGINE, tls: { certificates: [s], alpn: [h2, http/1.1, rh2] } } ]
 origins:
   - { name: app, protocols: [rh2], authorities: [app.example.com], auth: { path: /auth, token_sha256: [$th] }, wait_for_origin: 5s }
 routes: [ { match: { authority: app.example.com }, to: { origin: app } } ]
@@ -57,8 +61,8 @@ Y
 cat > "$w/co.yaml" <<Y
 log: { level: error, access: off }
 connectors:
-  - { name: k, gateways: [127.0.0.1:$G], protocol: rh2, tls: { sni: localhost, ca: $w/ca.pem }, token_file: $w/token, authorities: [app.example.com], connections: 2 }
-upstreams: [ { name: be, address: 127.0.0.1:$BE, protocol: h2c } ]
+  - { name: k, gateways: [127.0.0.1:$G], protocol: rh2, tls: { sni: localhost, ca: $w/ca.pem }, token_file: $w/token, authorities: [app.example.com], connections: 2, engine: $ENGINE }
+upstreams: [ { name: be, address: 127.0.0.1:$BE, protocol: h2c, engine: $ENGINE } ]
 routes: [ { match: { connector: k }, to: { upstream: be } } ]
 Y
 "$H2B" -c "$w/gw.yaml" & g=$!; wait_port $G; "$H2B" -c "$w/co.yaml" & k=$!; sleep 1
@@ -67,15 +71,15 @@ run rh2 $G $g $k; kill $g $k; wait $g $k 2>/dev/null
 F=$(port); S=$(port); cat > "$w/f1.yaml" <<Y
 log: { level: error, access: off }
 certificates: [ { name: s, cert: $w/server.pem, key: $w/server.key } ]
-listeners: [ { name: f, listen: 127.0.0.1:$F, tls: { certificates: [s] } } ]
-upstreams: [ { name: s2, address: 127.0.0.1:$S, protocol: h2, tls: { ca: $w/ca.pem, sni: localhost } } ]
+listeners: [ { name: f, listen: 127.0.0.1:$F, engine: $ENGINE, tls: { certificates: [s] } } ]
+upstreams: [ { name: s2, address: 127.0.0.1:$S, protocol: h2, engine: $ENGINE, tls: { ca: $w/ca.pem, sni: localhost } } ]
 routes: [ { to: { upstream: s2 } } ]
 Y
 cat > "$w/f2.yaml" <<Y
 log: { level: error, access: off }
 certificates: [ { name: s, cert: $w/server.pem, key: $w/server.key } ]
-listeners: [ { name: s, listen: 127.0.0.1:$S, tls: { certificates: [s] } } ]
-upstreams: [ { name: be, address: 127.0.0.1:$BE, protocol: h2c } ]
+listeners: [ { name: s, listen: 127.0.0.1:$S, engine: $ENGINE, tls: { certificates: [s] } } ]
+upstreams: [ { name: be, address: 127.0.0.1:$BE, protocol: h2c, engine: $ENGINE } ]
 routes: [ { to: { upstream: be } } ]
 Y
 "$H2B" -c "$w/f2.yaml" & a=$!; wait_port $S; "$H2B" -c "$w/f1.yaml" & b=$!; wait_port $F

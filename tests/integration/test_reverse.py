@@ -838,6 +838,19 @@ def der_sha256(pem_path):
     return sha256(der)
 
 
+def served_or_refused(b, o, served, what):
+    """With |served|, waits until gateway |b| serves node origin |o|'s
+    requests and returns True; else waits until |o| is refused (GOAWAY, close
+    or a TLS error) and returns False."""
+    if served:
+        st, _, body = wait_served(b.pub, timeout=5)
+        assert st == 200 and body.startswith(b"hello from origin"), (st, body, diag(b, o))
+        return True
+    refused = wait_for(lambda: events(o, "goaway") or events(o, "close") or events(o, "error"), 6)
+    assert refused, "origin with %s was not refused\n%s" % (what, diag(b, o))
+    return False
+
+
 @pytest.mark.parametrize("who", ["pinned", "other-cert", "no-cert"])
 def test_gateway_client_cert_pin(spawner, certs, client2, who):
     tok = "tok-" + os.urandom(8).hex()
@@ -847,12 +860,8 @@ def test_gateway_client_cert_pin(spawner, certs, client2, who):
     kw = {"pinned": {"cert": certs.client_cert, "key": certs.client_key},
           "other-cert": {"cert": client2[0], "key": client2[1]}, "no-cert": {}}[who]
     o = node_origin(spawner, b.gw, certs, token=tok, **kw)
-    if who == "pinned":
-        st, _, body = wait_served(b.pub, timeout=5)
-        assert st == 200 and body.startswith(b"hello from origin"), (st, body, diag(b, o))
+    if served_or_refused(b, o, who == "pinned", who):
         return
-    refused = wait_for(lambda: events(o, "goaway") or events(o, "close") or events(o, "error"), 6)
-    assert refused, "origin with %s was not refused\n%s" % (who, diag(b, o))
     for g in events(o, "goaway"):
         assert g["code"] == INADEQUATE_SECURITY and g["debug"].startswith(NOT_AUTHORIZED), g
     st, _, _ = get(b.pub, "/hello")
@@ -893,12 +902,8 @@ def test_gateway_client_cert_ca(spawner, certs, case, where):
         name, reason = BAD_CLIENT_CERTS[case]
         kw = {"cert": certs.dir / (name + ".pem"), "key": certs.dir / (name + ".key")} if name else {}
     o = node_origin(spawner, b.gw, certs, token=tok, **kw)
-    if case == "valid":
-        st, _, body = wait_served(b.pub, timeout=5)
-        assert st == 200 and body.startswith(b"hello from origin"), (st, body, diag(b, o))
+    if served_or_refused(b, o, case == "valid", case):
         return
-    refused = wait_for(lambda: events(o, "goaway") or events(o, "close") or events(o, "error"), 6)
-    assert refused, "origin with %s was not refused\n%s" % (case, diag(b, o))
     if where == "origin-auth-ca":
         ga = wait_for(lambda: events(o, "goaway"), 5)
         assert ga, ("no GOAWAY for %s" % case, diag(b, o))

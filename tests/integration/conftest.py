@@ -290,44 +290,16 @@ class Certs:
         self.other_key = self.dir / "other.key"
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def _gen_certs_fallback(d):
-    """Equivalent of tests/data/gen-certs.sh, used only when it is absent."""
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj",
-             "/CN=h2bridge test CA", "-keyout", "ca.key", "-out", "ca.pem",
-             "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    for name, cn, san in (("server", "localhost", "DNS:localhost,IP:127.0.0.1"),
-                          ("client", "client", None), ("other", "other.test", "DNS:other.test")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + cn,
-                 "-keyout", name + ".key", "-out", name + ".csr", cwd=d)
-        ext = Path(d) / (name + ".ext")
-        lines = ["basicConstraints=CA:FALSE"]
-        if san:
-            lines.append("subjectAltName=" + san)
-        lines.append("extendedKeyUsage=" + ("clientAuth" if name == "client" else "serverAuth"))
-        ext.write_text("\n".join(lines) + "\n")
-        _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "30", "-out", name + ".pem", "-extfile", ext.name, cwd=d)
-
-
 @pytest.fixture(scope="session")
 def certs(workdir):
     require_tool("openssl")
     d = workdir / "certs"
     d.mkdir()
     script = REPO / "tests" / "data" / "gen-certs.sh"
-    if script.exists():
-        r = subprocess.run(["sh", str(script), str(d)], stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-        if r.returncode != 0:
-            pytest.fail("tests/data/gen-certs.sh failed:\n" + r.stdout)
-    else:
-        _gen_certs_fallback(d)
+    r = subprocess.run(["sh", str(script), str(d)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        pytest.fail("tests/data/gen-certs.sh failed:\n" + r.stdout)
     c = Certs(d)
     for f in (c.ca, c.server_cert, c.server_key):
         if not f.exists():

@@ -1906,6 +1906,41 @@ static void print_list(FILE *out, char *const *v, size_t n, int cleartext) {
   }
 }
 
+static int check_file(FILE *err, const hb_pos *pos, const char *what, const char *name, const char *key,
+                      const char *path) {
+  if (!path) return 0;
+  int e = readable(path);
+  if (e == 0) return 0;
+  if (err)
+    fprintf(err, "%s:%d:%d: %s[%s].%s: cannot read '%s': %s\n", pos->file, pos->line, pos->col, what,
+            name ? name : "?", key, path, strerror(e));
+  return 1;
+}
+
+int hb_config_check_files(const hb_config *cfg, FILE *err) {
+  int n = 0;
+  for (size_t i = 0; i < cfg->nlisteners; i++) {
+    const hb_config_listener *l = &cfg->listeners[i];
+    n += check_file(err, &l->pos, "listeners", l->name, "tls.client_ca", l->client_ca);
+  }
+  for (size_t i = 0; i < cfg->nupstreams; i++) {
+    const hb_config_upstream *u = &cfg->upstreams[i];
+    n += check_file(err, &u->pos, "upstreams", u->name, "tls.ca", u->tls_ca);
+  }
+  for (size_t i = 0; i < cfg->norigins; i++) {
+    const hb_config_origin *o = &cfg->origins[i];
+    n += check_file(err, &o->pos, "origins", o->name, "auth.ca", o->auth_ca);
+    n += check_file(err, &o->pos, "origins", o->name, "auth.hmac_key_file", o->auth_hmac_key_file);
+  }
+  for (size_t i = 0; i < cfg->nconnectors; i++) {
+    const hb_config_connector *k = &cfg->connectors[i];
+    n += check_file(err, &k->pos, "connectors", k->name, "tls.ca", k->tls_ca);
+    n += check_file(err, &k->pos, "connectors", k->name, "token_file", k->token_file);
+    n += check_file(err, &k->pos, "connectors", k->name, "hmac_key_file", k->hmac_key_file);
+  }
+  return n;
+}
+
 void hb_config_dump_pipeline(const hb_config *cfg, FILE *out) {
   static const char *const proto_names[] = {"http/1.1", "h2c", "h2"};
   for (size_t i = 0; i < cfg->nroutes; i++) {

@@ -220,6 +220,11 @@ void hb_limits_default(hb_limits *l);
  * HB_ERR_NOMEM when an allocation failed.  docs/config.md lists every key. */
 int hb_config_load(const char *path, hb_config **out, FILE *err);
 void hb_config_free(hb_config *cfg);
+/* For -t (as nginx -t loads its certificates): checks that the files read at
+ * start rather than at load -- CAs, tokens, HMAC keys -- can be opened, and
+ * writes "FILE:LINE:COL: key: cannot read 'PATH': reason" for each that
+ * cannot (the position is the item's).  Returns how many failed. */
+int hb_config_check_files(const hb_config *cfg, FILE *err);
 /* Prints the resolved pipeline of every route (for -t) to |out|. */
 void hb_config_dump_pipeline(const hb_config *cfg, FILE *out);
 

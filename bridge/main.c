@@ -67,6 +67,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (test) {
+    if (hb_config_check_files(cfg, stderr) != 0) {
+      fprintf(stderr, "h2bridge: configuration %s is not valid\n", path);
+      hb_config_free(cfg);
+      return 1;
+    }
     hb_config_dump_pipeline(cfg, stdout);
     char why[512];
     if (hb_worker_check_supported(cfg, why, sizeof(why)) != 0)

@@ -231,6 +231,35 @@ def test_unserved_extension_is_refused(tmp_path):
     assert "ext.yaml:6:5: listener plain: the h2x extension symmetric is not implemented yet" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("key", ["token_file", "tls.ca"])
+def test_unreadable_file_fails_check(tmp_path, key):
+    """Files read at start rather than at load (CAs, tokens, HMAC keys) are
+    checked by -t too, as nginx -t loads its certificates: file:line:col of
+    the item, the key, the path and the reason; exit 1."""
+    (tmp_path / "tok").write_text("t\n")
+    (tmp_path / "ca.pem").write_text("x\n")
+    tok = "gone-token" if key == "token_file" else "tok"
+    ca = "gone-ca.pem" if key == "tls.ca" else "ca.pem"
+    text = ("upstreams: [ { name: be, address: 127.0.0.1:9, protocol: h2c } ]\n"
+            "connectors:\n"
+            "  - name: k\n"
+            "    gateways: [127.0.0.1:9]\n"
+            "    protocol: rh2\n"
+            "    tls: { sni: localhost, ca: %s }\n"
+            "    token_file: %s\n"
+            "    authorities: [a.example]\n"
+            "routes: [ { match: { connector: k }, to: { upstream: be } } ]\n" % (ca, tok))
+    (tmp_path / "k.yaml").write_text(text)
+    r = run_check("k.yaml", tmp_path)
+    out = r.stdout + r.stderr
+    gone = tok if key == "token_file" else ca
+    want = "k.yaml:3:5: connectors[k].%s: cannot read '" % key
+    lines = [ln for ln in out.splitlines() if ln.startswith(want)]
+    assert r.returncode == 1 and lines, (want, out)
+    assert gone in lines[0] and "No such file or directory" in lines[0], lines
+    assert not OK_RE.search(out), out
+
+
 def test_missing_file(tmp_path):
     r = run_check("nonexistent.yaml", tmp_path)
     assert r.returncode == 1, r.stdout + r.stderr

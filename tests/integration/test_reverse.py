@@ -199,6 +199,36 @@ def test_gateway_scope_routing(spawner, certs):
     assert r2 and all(e["authority"].split(":")[0] == "b.example.com" and e["path"].startswith("/api") for e in r2), r2
 
 
+def test_gateway_pools_origins_of_one_authority(spawner, certs):
+    """Two origin processes registering the same authority are pooled, not a
+    conflict: concurrent requests reach both (fewest outstanding streams);
+    when one goes away the other serves everything, with no 503."""
+    tok = "tok-" + os.urandom(8).hex()
+    b = gateway(spawner, certs, origin_yaml(token=tok, wait="2s"))
+    o1 = node_origin(spawner, b.gw, certs, name="origin-1", token=tok)
+    o2 = node_origin(spawner, b.gw, certs, name="origin-2", token=tok)
+    assert wait_for(lambda: events(o1, "auth") and events(o2, "auth"), 5), diag(b, o1, o2)
+    assert wait_for(lambda: b.stderr().count("origin app authorized") >= 2, 5), diag(b, o1, o2)
+    results = []
+    ths = [threading.Thread(target=lambda: results.append(get(b.pub, "/big?n=2000000", timeout=30)))
+           for _ in range(8)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(40)
+    assert [r[0] for r in results] == [200] * 8 and all(len(r[2]) == 2000000 for r in results), (
+        [(r[0], len(r[2])) for r in results], diag(b, o1, o2))
+    n1, n2 = len(events(o1, "request")), len(events(o2, "request"))
+    assert n1 + n2 == 8 and n1 and n2, ("both origins must share the load", n1, n2, diag(b, o1, o2))
+    o1.p.kill()
+    o1.p.wait(5)
+    time.sleep(0.3)  # the gateway reads the dead origin's EOF
+    for i in range(6):
+        st, _, body = get(b.pub, "/hello")
+        assert st == 200 and body.startswith(b"hello from origin"), (i, st, body, diag(b, o2))
+    assert b.alive()
+
+
 def test_gateway_no_origin_503_then_wait(spawner, certs):
     tok = "tok-" + os.urandom(8).hex()
     origins = origin_yaml(token=tok, wait="1s") + origin_yaml(name="late", token=tok,

@@ -193,12 +193,20 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents) {
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) return;
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        hb_log_err(0, -1, "listener %s: accept: %s: pausing accept for 100ms", l->cfg->name, strerror(errno));
+        /* One line per episode, not one per 100 ms retry. */
+        if (l->accept_failures++ == 0)
+          hb_log_err(0, -1, "listener %s: accept: %s: pausing accept, retrying every 100ms", l->cfg->name,
+                     strerror(errno));
         pause_accept(l, 0.1);
         return;
       }
       hb_log_err(0, -1, "listener %s: accept: %s", l->cfg->name, strerror(errno));
       return;
+    }
+    if (l->accept_failures) {
+      hb_log_info(0, -1, "listener %s: accepting again after %llu failed tries", l->cfg->name,
+                  (unsigned long long)l->accept_failures);
+      l->accept_failures = 0;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

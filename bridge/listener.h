@@ -27,6 +27,7 @@ typedef struct hb_listener {
   int h2_connect_protocol; /* advertise SETTINGS_ENABLE_CONNECT_PROTOCOL */
   struct hb_h2x_ext_defs *ext_defs; /* owned; the h2x extensions of its conns, NULL: none */
   int retired;        /* its generation was replaced: accepts no more */
+  uint64_t accept_failures; /* EMFILE & co. since the last accepted conn (one log line per episode) */
 } hb_listener;
 
 /* Binds and listens on gen->cfg->listeners[idx], or shares the socket of

@@ -5,7 +5,7 @@ set -eu
 build="build-essential autoconf automake libtool pkg-config libev-dev libssl-dev
  libnghttp2-dev libyaml-dev libwebsockets-dev libcunit1-dev openssl"
 test="curl nghttp2-client nghttp2-server nghttp2-proxy python3 python3-pytest python3-h2
- python3-hyperframe python3-hpack haproxy clang-14 libclang-rt-14-dev procps chromium"
+ python3-hyperframe python3-hpack haproxy clang-14 libclang-rt-14-dev procps chromium slowhttptest"
 want=$build
 [ "${1:-}" = "--test" ] && want="$build $test"
 missing=""

@@ -65,6 +65,17 @@ def get(port, path, host=HOST, timeout=15):
         return 0, [], ("%s: %s" % (type(e).__name__, e)).encode()
 
 
+def concurrent_gets(port, path, n, timeout=20):
+    """|n| GETs of |path| at once (a thread each); their (status, headers, body)."""
+    results = []
+    ths = [threading.Thread(target=lambda: results.append(get(port, path, timeout=timeout))) for _ in range(n)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(timeout + 10)
+    return results
+
+
 def hdr(headers, name):
     vals = [v for k, v in headers if k == name]
     return vals[-1] if vals else None
@@ -209,13 +220,7 @@ def test_gateway_pools_origins_of_one_authority(spawner, certs):
     o2 = node_origin(spawner, b.gw, certs, name="origin-2", token=tok)
     assert wait_for(lambda: events(o1, "auth") and events(o2, "auth"), 5), diag(b, o1, o2)
     assert wait_for(lambda: b.stderr().count("origin app authorized") >= 2, 5), diag(b, o1, o2)
-    results = []
-    ths = [threading.Thread(target=lambda: results.append(get(b.pub, "/big?n=2000000", timeout=30)))
-           for _ in range(8)]
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join(40)
+    results = concurrent_gets(b.pub, "/big?n=2000000", 8, timeout=30)
     assert [r[0] for r in results] == [200] * 8 and all(len(r[2]) == 2000000 for r in results), (
         [(r[0], len(r[2])) for r in results], diag(b, o1, o2))
     n1, n2 = len(events(o1, "request")), len(events(o2, "request"))
@@ -382,13 +387,7 @@ def test_gateway_respects_origin_max_concurrent_streams(spawner, certs, engine):
     try:
         assert wait_for(lambda: o.auth_seen, 5), diag(b)
         time.sleep(0.2)
-        results = []
-        ths = [threading.Thread(target=lambda: results.append(get(b.pub, "/hello", timeout=20)))
-               for _ in range(8)]
-        for t in ths:
-            t.start()
-        for t in ths:
-            t.join(30)
+        results = concurrent_gets(b.pub, "/hello", 8, timeout=20)
         assert [r[0] for r in results] == [200] * 8, ([r[0] for r in results], diag(b))
         assert len(o.requests) == 8, len(o.requests)
         assert o.max_open <= 2, "the origin had %d requests open at once (MAX_CONCURRENT_STREAMS 2)" % o.max_open

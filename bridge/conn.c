@@ -572,7 +572,7 @@ void hb_conn_close(hb_conn *c, const char *reason) {
   /* We close first and the peer may still be sending: linger, so that our
    * last bytes are not lost to a reset (linger.h).  After the peer's EOF, or
    * when we reset on purpose, close at once. */
-  if (!c->abort_close && !c->eof_seen && (was_open || c->role == HB_CONN_ACCEPTED) && !c->w->stopping)
+  if (!c->abort_close && !c->eof_seen && (was_open || c->role == HB_CONN_ACCEPTED))
     hb_linger_start(c->w, c->fd, c->limits->lingering_timeout);
   else
     close(c->fd);

@@ -7,6 +7,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+struct hb_linger {
+  ev_io io;
+  ev_timer timer;
+  struct hb_worker *w;
+  int fd;
+  struct hb_linger *next, *prev;
+};
+
 static void linger_end(hb_linger *l) {
   hb_worker *w = l->w;
   ev_io_stop(w->loop, &l->io);

@@ -9,20 +9,12 @@
 #ifndef HB_LINGER_H
 #define HB_LINGER_H
 
-#include <ev.h>
-
 struct hb_worker;
 
 /* At most this many sockets linger per worker; beyond it they close at once. */
 #define HB_LINGER_MAX 4096
 
-typedef struct hb_linger {
-  ev_io io;
-  ev_timer timer;
-  struct hb_worker *w;
-  int fd;
-  struct hb_linger *next, *prev;
-} hb_linger;
+typedef struct hb_linger hb_linger;
 
 /* Takes |fd| (everything we wrote is in the kernel already): half-closes it
  * and discards its input for up to |timeout| seconds (0: closes at once). */

@@ -318,9 +318,8 @@ int hb_worker_run(hb_worker *w) {
 }
 
 void hb_worker_free(hb_worker *w) {
-  w->stopping = 1;
   while (w->conns) hb_conn_close(w->conns, "shutdown");
-  hb_linger_close_all(w);
+  hb_linger_close_all(w); /* what those closes left lingering goes now */
   w->posted = NULL;
   while (w->dead) {
     hb_conn *c = w->dead;

@@ -48,7 +48,6 @@ typedef struct hb_worker {
   ev_signal sigterm, sigint, sighup;
   ev_timer drain_timer;
   int draining;
-  int stopping;           /* hb_worker_free: sockets close at once */
   int exit_code;
 } hb_worker;
 

@@ -63,12 +63,28 @@ static int free_port(int keep, int *fd) {
   return ntohs(a.sin_port);
 }
 
+static int env_try(env *e, const char *extensions);
+
+/* The ports are probed free, then bound by the worker: another socket (an
+ * outgoing connection's ephemeral port) may take one in between, so a
+ * listen that fails is tried again with fresh ports. */
 static int env_init_ext(env *e, const char *extensions) {
   memset(e, 0, sizeof(*e));
   e->hang_fd = -1;
   snprintf(e->dir, sizeof(e->dir), "/tmp/hb_engine_h2x_test.XXXXXX");
   if (!mkdtemp(e->dir)) return -1;
   snprintf(e->path, sizeof(e->path), "%s/t.yaml", e->dir);
+  for (int attempt = 0; attempt < 5; attempt++) {
+    if (env_try(e, extensions) == 0) return 0;
+    if (e->loop) ev_loop_destroy(e->loop);
+    e->loop = NULL;
+    if (e->hang_fd >= 0) close(e->hang_fd);
+    e->hang_fd = -1;
+  }
+  return -1;
+}
+
+static int env_try(env *e, const char *extensions) {
   int lport = free_port(0, NULL), hport = free_port(1, &e->hang_fd), dport = free_port(0, NULL);
   if (lport < 0 || hport < 0 || dport < 0) return -1;
   FILE *f = fopen(e->path, "w");
